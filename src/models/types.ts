@@ -1,0 +1,98 @@
+/**
+ * Model metadata: what the registry knows about a model, from the manifest.
+ * Everything downstream (ffmpeg scaling, pre-processing, decoding) is chosen
+ * from these fields, never from the file name.
+ */
+
+export type ModelTask = 'classification' | 'detection';
+export type OutputDecoder = 'softmax' | 'yolox' | 'yolov8' | 'torchvision_detection';
+export type ColorOrder = 'RGB' | 'BGR';
+export type ResizeMode = 'center_crop' | 'letterbox' | 'stretch';
+
+export interface ModelInputSpec {
+  /** Name of the input tensor in the ONNX graph. */
+  name: string;
+  width: number;
+  height: number;
+  layout: 'NCHW' | 'NHWC';
+  color_order: ColorOrder;
+  /** Pixels are multiplied by this first (1/255 → 0..1; 1 → 0..255). */
+  scale: number;
+  /** Per channel, in the model's colour order, applied after scale: (x - mean) / std. */
+  mean: [number, number, number];
+  std: [number, number, number];
+  resize: ResizeMode;
+  /** Pad value (0..255) for letterbox. */
+  pad_value: number;
+  /** A batch axis the model accepts at any size (true) or fixed at 1 (false). */
+  dynamic_batch: boolean;
+}
+
+export interface ModelSpec {
+  /** Manifest key, e.g. `mobilenet_v2_int8`. */
+  name: string;
+  description: string;
+  task: ModelTask;
+  file: string;
+  sha256: string;
+  urls: string[];
+  input: ModelInputSpec;
+  decoder: OutputDecoder;
+  /** Output tensor names in the order the decoder expects; empty = graph order. */
+  outputs: string[];
+  labels_file: string;
+  /** `json_array`, `keras_index` (imagenet_class_index.json) or `lines`. */
+  labels_format: 'json_array' | 'keras_index' | 'lines';
+  /** Class index (decoder output space) that means "person"; -1 for classifiers. */
+  person_class_id: number;
+  /** YOLOX/YOLOv8 strides. */
+  strides?: number[];
+  license?: string;
+}
+
+/** A model resolved to files on disk, with its labels loaded. */
+export interface ResolvedModel {
+  spec: ModelSpec;
+  modelPath: string;
+  labelsPath: string;
+  labels: string[];
+}
+
+export interface Prediction {
+  label: string;
+  score: number;
+}
+
+export interface Detection {
+  label: string;
+  class_id: number;
+  score: number;
+  /** [x1, y1, x2, y2] in source-image pixels. */
+  box: [number, number, number, number];
+}
+
+/** What post-processing returns for one image. Small, JSON-ready. */
+export interface InferenceOutput {
+  predictions: Prediction[];
+  has_person?: boolean;
+  detections?: Detection[];
+}
+
+/** How a source image was mapped onto the model input, to map boxes back. */
+export interface InputTransform {
+  sourceWidth: number;
+  sourceHeight: number;
+  /** Model-input pixels per source pixel. */
+  scaleX: number;
+  scaleY: number;
+  /** Offset of the source's top-left in model-input pixels (negative for a centre crop). */
+  offsetX: number;
+  offsetY: number;
+}
+
+export interface PostprocessOptions {
+  topK: number;
+  personScoreThreshold: number;
+  detectionScoreThreshold: number;
+  nmsIouThreshold: number;
+}
