@@ -1,0 +1,65 @@
+/**
+ * What the HTTP layer needs from the rest of the service. The app wires real
+ * implementations in; the server imports no engine, ingest or capture code.
+ */
+import type { CameraConfig } from '../config/schema.js';
+import type { PredictResponse, StreamEvent } from '../engine/types.js';
+import type { CameraStatus } from '../ingest/types.js';
+import type { MetricsSnapshot } from '../telemetry/snapshot.js';
+
+export interface HealthInfo {
+  status: 'ok' | 'degraded';
+  model: string;
+  task: string;
+  provider: string;
+  uptime_s: number;
+  cameras: number;
+  version: string;
+  /** Stage stalls etc.; empty when healthy. */
+  problems: string[];
+}
+
+/** Raised by deps to produce a JSON error with this HTTP status. */
+export class HttpError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+    readonly code: string = 'error',
+  ) {
+    super(message);
+  }
+}
+
+export interface CameraControl {
+  list(): CameraStatus[];
+  /** Validates and starts a camera; throws HttpError 400/409/503 on bad input or no free ring. */
+  add(input: unknown): Promise<CameraStatus>;
+  /** Stops and removes; returns false when no such camera. */
+  remove(id: string): Promise<boolean>;
+  configs(): CameraConfig[];
+}
+
+/** The latest JPEG preview of a camera, made only while someone asks. */
+export interface PreviewSource {
+  /** Returns a JPEG of the camera's current picture, or null when none yet; throws HttpError 404 for unknown camera. */
+  preview(cameraId: string): Promise<{ jpeg: Buffer; width: number; height: number } | null>;
+}
+
+export interface EventSource {
+  /** Calls `listener` for every published event; returns an unsubscribe function. */
+  subscribe(listener: (event: StreamEvent) => void): () => void;
+  /** Events with id > lastId still held in the short history, oldest first. */
+  since(lastId: number): StreamEvent[];
+}
+
+export interface ApiDeps {
+  health(): HealthInfo;
+  /** Decodes the image bytes and runs the active model; throws HttpError 415/422 for bad images. */
+  predict(image: Buffer): Promise<PredictResponse>;
+  cameras: CameraControl;
+  events: EventSource;
+  previews: PreviewSource;
+  metrics(): MetricsSnapshot;
+  /** Counters the server reports back (slow-client drops). */
+  onClientDrop(count: number): void;
+}

@@ -1,0 +1,62 @@
+/**
+ * One point-in-time view of everything worth measuring. The app assembles it
+ * from the cameras, the engine and capture; the Prometheus and EMF exporters
+ * are pure functions of it, so telemetry knows nothing of the server.
+ */
+export interface LatencySummary {
+  p50: number;
+  p95: number;
+  p99: number;
+  count: number;
+}
+
+export interface CameraMetrics {
+  id: string;
+  state: string;
+  fps_in: number;
+  fps_out: number;
+  frames_in: number;
+  frames_out: number;
+  drops: Record<string, number>;
+  reconnects: number;
+  latency_ms: LatencySummary;
+}
+
+export interface EngineMetrics {
+  model: string;
+  provider: string;
+  /** Frames waiting for a batch plus batches in flight. */
+  queue_depth: number;
+  batches_in_flight: number;
+  batches_total: number;
+  mean_batch_size: number;
+  inference_ms: LatencySummary;
+  queue_ms: LatencySummary;
+  worker_restarts: number;
+  errors: number;
+}
+
+export interface CaptureMetrics {
+  captured: number;
+  skipped: number;
+  uploaded: number;
+  upload_failures: number;
+  pending_uploads: number;
+  pending_bytes: number;
+}
+
+export interface ClientMetrics {
+  sse_clients: number;
+  ws_clients: number;
+  events_published: number;
+  events_dropped_slow_client: number;
+}
+
+export interface MetricsSnapshot {
+  timestamp_ms: number;
+  uptime_s: number;
+  cameras: CameraMetrics[];
+  engine: EngineMetrics;
+  capture: CaptureMetrics;
+  clients: ClientMetrics;
+}
