@@ -1,0 +1,245 @@
+/**
+ * The one place that wires the service together and owns start-up and
+ * shutdown order:
+ *   model → frame arena → engine → cameras (ingest) → event hub → capture → HTTP.
+ * Shutdown runs the other way: stop listening, stop cameras (no ffmpeg left),
+ * drain inference, flush capture.
+ */
+import type { AppConfig, CameraConfig } from '../config/schema.js';
+import { ConfigError, parseCamera } from '../config/load.js';
+import { FrameArena } from '../frames/ring.js';
+import { resolveModel } from '../models/registry.js';
+import type { ResolvedModel } from '../models/types.js';
+import { InferenceEngine } from '../engine/engine.js';
+import type { StreamEvent } from '../engine/types.js';
+import { CameraManager } from '../ingest/camera-manager.js';
+import type { CameraStatus } from '../ingest/types.js';
+import { InferenceCapture } from '../capture/inference-capture.js';
+import { startServer } from '../api/server.js';
+import { assertNativeUws } from '../api/native-check.js';
+import { HttpError, type ApiDeps, type HealthInfo } from '../api/deps.js';
+import { EventHub } from './event-hub.js';
+import { renderPreview } from './preview.js';
+import { startEmfReporter } from '../telemetry/emf.js';
+import type { MetricsSnapshot } from '../telemetry/snapshot.js';
+import { logger as rootLogger, type Logger } from '../telemetry/logger.js';
+import { VERSION } from './version.js';
+
+export const DEMO_CAMERA: CameraConfig = {
+  id: 'demo',
+  url: 'lavfi:testsrc2=size=1280x720:rate=25',
+  fps: 0,
+  transport: 'tcp',
+  loop: true,
+  realtime: true,
+};
+
+export interface RunningService {
+  port: number;
+  config: AppConfig;
+  model: ResolvedModel;
+  engine: InferenceEngine;
+  cameras: CameraManager;
+  events: EventHub;
+  /** Stops everything in order; resolves when no ffmpeg child is left. */
+  stop(): Promise<void>;
+}
+
+export interface StartOptions {
+  /** Project root for the model registry (default: the process working directory). */
+  projectRoot?: string;
+  log?: Logger;
+}
+
+export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
+  const log = options.log ?? rootLogger();
+  const startedAt = Date.now();
+  assertNativeUws();
+
+  const model = await resolveModel(config.model.name, config.model, { projectRoot: options.projectRoot });
+  log.info({ model: model.spec.name, path: model.modelPath, task: model.spec.task }, 'model resolved');
+
+  const input = model.spec.input;
+  const arena = FrameArena.create({ width: input.width, height: input.height, channels: 3 }, config.streams.ring_slots, config.streams.max_cameras);
+  const engine = await InferenceEngine.create({
+    model,
+    engine: config.engine,
+    postprocess: {
+      topK: config.model.top_k,
+      personScoreThreshold: config.model.person_score_threshold,
+      detectionScoreThreshold: config.model.detection_score_threshold,
+      nmsIouThreshold: config.model.nms_iou_threshold,
+    },
+    arena,
+    maxImagePixels: config.server.max_image_pixels,
+  });
+  log.info({ provider: engine.provider, pool_size: engine.poolSize, intra_op_threads: engine.intraOpThreads }, 'inference engine ready');
+
+  const events = new EventHub(config.streams.event_history);
+  const capture = config.capture.inference || config.cameras.some((c) => c.capture?.enabled)
+    ? new InferenceCapture(config.capture, { modelName: model.spec.name, modelSha256: model.spec.sha256, logger: log.child({ component: 'capture' }) })
+    : null;
+
+  const captureMaxSide = (camera: CameraConfig): number =>
+    capture && (camera.capture?.enabled ?? config.capture.inference) ? config.capture.max_side || 1_000_000 : 0;
+  const cameras = new CameraManager({ arena, streams: config.streams, input, captureMaxSide });
+  cameras.onStateChange((id, state, error) => log.info({ camera: id, state, error }, 'camera state'));
+
+  engine.onResult((result) => {
+    const event = events.publish(result);
+    if (capture) offerCapture(event);
+  });
+
+  function offerCapture(event: StreamEvent): void {
+    const camera = cameras.get(event.camera);
+    if (!camera || !capture || !capture.shouldCapture(camera.id, event.frame, camera.config)) return;
+    capture.offer({ camera: camera.config, event, image: camera.captureFrame(event.frame) });
+  }
+
+  async function addCamera(camera: CameraConfig): Promise<CameraStatus> {
+    const handle = await cameras.add(camera);
+    engine.attachCamera(handle.id, handle.ringIndex);
+    return cameraStatus(handle.id) as CameraStatus;
+  }
+
+  async function removeCamera(id: string): Promise<boolean> {
+    if (!cameras.get(id)) return false;
+    await engine.detachCamera(id);
+    return cameras.remove(id);
+  }
+
+  /** Ingest-side status with the engine's output side laid over it. */
+  function cameraStatus(id: string): CameraStatus | undefined {
+    const handle = cameras.get(id);
+    if (!handle) return undefined;
+    const status = handle.status();
+    const out = engine.cameraStats(id);
+    if (!out) return status;
+    return { ...status, fps_out: out.fps_out, frames_out: out.frames_out, drops: { ...status.drops, ...out.drops }, latency_ms: out.latency_ms } as CameraStatus;
+  }
+
+  const initial = config.cameras.length > 0 ? config.cameras : config.streams.demo_camera ? [DEMO_CAMERA] : [];
+  for (const camera of initial) {
+    try {
+      await addCamera(camera);
+    } catch (err) {
+      // One bad camera must not keep the others (or the API) down.
+      log.error({ camera: camera.id, err: (err as Error).message }, 'camera could not start');
+    }
+  }
+
+  function snapshot(): MetricsSnapshot {
+    const list = cameras.list().map((h) => cameraStatus(h.id) as CameraStatus & { latency_ms?: MetricsSnapshot['cameras'][number]['latency_ms'] });
+    return {
+      timestamp_ms: Date.now(),
+      uptime_s: (Date.now() - startedAt) / 1000,
+      cameras: list.map((s) => ({
+        id: s.id,
+        state: s.state,
+        fps_in: s.fps_in,
+        fps_out: s.fps_out,
+        frames_in: s.frames_in,
+        frames_out: s.frames_out,
+        drops: s.drops,
+        reconnects: s.reconnects,
+        latency_ms: s.latency_ms ?? { p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, count: 0 },
+      })),
+      engine: engine.metrics(),
+      capture: capture?.metrics() ?? { captured: 0, skipped: 0, uploaded: 0, upload_failures: 0, pending_uploads: 0, pending_bytes: 0 },
+      clients: { ...clientCounters, events_published: events.published },
+    };
+  }
+  const clientCounters = { sse_clients: 0, ws_clients: 0, events_dropped_slow_client: 0 };
+
+  function health(): HealthInfo {
+    const problems = [...engine.problems()];
+    // The delivery stage: frames are being inferred but nothing reaches the hub.
+    const framesOut = cameras.list().reduce((n, h) => n + (engine.cameraStats(h.id)?.frames_out ?? 0), 0);
+    if (framesOut > events.published) problems.push('publisher is behind the engine');
+    return {
+      status: problems.length === 0 ? 'ok' : 'degraded',
+      model: model.spec.name,
+      task: model.spec.task,
+      provider: engine.provider,
+      uptime_s: Math.round((Date.now() - startedAt) / 100) / 10,
+      cameras: cameras.list().length,
+      version: VERSION,
+      problems,
+    };
+  }
+
+  const deps: ApiDeps = {
+    health,
+    predict: (image) => engine.predictImage(image),
+    cameras: {
+      list: () => cameras.list().map((h) => cameraStatus(h.id) as CameraStatus),
+      configs: () => cameras.list().map((h) => h.config),
+      add: async (body) => {
+        let camera: CameraConfig;
+        try {
+          camera = parseCamera(body, 'camera', 'request');
+        } catch (err) {
+          if (err instanceof ConfigError) throw new HttpError(400, err.message, 'invalid_camera');
+          throw err;
+        }
+        if (cameras.get(camera.id)) throw new HttpError(409, `camera ${JSON.stringify(camera.id)} already exists`, 'camera_exists');
+        try {
+          return await addCamera(camera);
+        } catch (err) {
+          throw new HttpError(/max_cameras|no free ring/i.test((err as Error).message) ? 503 : 400, (err as Error).message, 'camera_not_started');
+        }
+      },
+      remove: removeCamera,
+    },
+    events,
+    previews: {
+      preview: async (id) => {
+        if (!cameras.get(id)) throw new HttpError(404, `no camera ${JSON.stringify(id)}`, 'not_found');
+        const shot = await engine.requestSnapshot(id, 2000);
+        return shot ? renderPreview(shot) : null;
+      },
+    },
+    metrics: snapshot,
+    onClientDrop: (n) => {
+      clientCounters.events_dropped_slow_client += n;
+    },
+  };
+
+  const server = await startServer(deps, {
+    host: config.server.host,
+    port: config.server.port,
+    maxUploadBytes: config.server.max_upload_bytes,
+    corsOrigin: config.server.cors_origin,
+    sseHeartbeatMs: config.streams.sse_heartbeat_ms,
+    clientMaxBufferedBytes: config.streams.client_max_buffered_bytes,
+    logger: log.child({ component: 'http' }),
+    onClients: (sse: number, ws: number) => {
+      clientCounters.sse_clients = sse;
+      clientCounters.ws_clients = ws;
+    },
+  });
+  log.info({ host: config.server.host, port: server.port }, 'listening');
+
+  const stopEmf = config.telemetry.emf_interval_s > 0
+    ? startEmfReporter(snapshot, { intervalS: config.telemetry.emf_interval_s, namespace: config.telemetry.emf_namespace, write: (line) => process.stdout.write(`${line}\n`) })
+    : () => {};
+
+  let stopping: Promise<void> | undefined;
+  return {
+    port: server.port,
+    config,
+    model,
+    engine,
+    cameras,
+    events,
+    stop: () =>
+      (stopping ??= (async () => {
+        stopEmf();
+        await server.close();
+        await cameras.close();
+        await engine.close();
+        await capture?.close();
+        log.info('stopped');
+      })()),
+  };
+}

@@ -1,0 +1,55 @@
+/**
+ * Process entry: load config, start the service, stop it cleanly on SIGTERM/SIGINT
+ * (drain in-flight work, stop ffmpeg children, flush capture) within a deadline.
+ */
+import { ConfigError, loadConfig } from './config/load.js';
+import { startService } from './app/service.js';
+import { createLogger } from './telemetry/logger.js';
+
+const SHUTDOWN_DEADLINE_MS = Number(process.env.APP_SHUTDOWN_DEADLINE_MS ?? 20_000);
+
+async function main(): Promise<void> {
+  let config;
+  try {
+    config = loadConfig();
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`config error: ${err.message}\n`);
+      process.exit(2);
+    }
+    throw err;
+  }
+  const log = createLogger(config.log_level);
+  let service;
+  try {
+    service = await startService(config, { log });
+  } catch (err) {
+    // Start-up failures (missing model, port in use, no native uWS) are one clear line.
+    log.fatal({ err: (err as Error).message }, 'start-up failed');
+    process.stderr.write(`start-up failed: ${(err as Error).message}\n`);
+    process.exit(1);
+  }
+  const running = service;
+  let signalled = false;
+  const shutdown = (signal: NodeJS.Signals): void => {
+    if (signalled) return;
+    signalled = true;
+    log.info({ signal }, 'shutting down');
+    const deadline = setTimeout(() => {
+      log.error({ deadline_ms: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline passed; exiting');
+      process.exit(1);
+    }, SHUTDOWN_DEADLINE_MS);
+    deadline.unref();
+    running.stop().then(
+      () => process.exit(0),
+      (err: unknown) => {
+        log.error({ err: (err as Error).message }, 'shutdown failed');
+        process.exit(1);
+      },
+    );
+  };
+  process.on('SIGTERM', shutdown);
+  process.on('SIGINT', shutdown);
+}
+
+void main();

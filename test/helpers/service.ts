@@ -1,0 +1,77 @@
+/**
+ * Starts the real service in this process on 127.0.0.1 and a free port, with
+ * the real models from ../shared (or the fixture cache) and real cameras.
+ */
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { defaultConfig, type AppConfig, type CameraConfig } from '../../src/config/schema.js';
+import { startService, type RunningService } from '../../src/app/service.js';
+
+export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
+export const SHARED = join(PROJECT_ROOT, '..', 'shared');
+export const SLIDESHOW_720P = join(SHARED, 'media', 'coco_slideshow_720p.mp4');
+export const SLIDESHOW_360P = join(SHARED, 'media', 'coco_slideshow_360p.mp4');
+
+export type ConfigOverrides = {
+  [K in keyof AppConfig]?: AppConfig[K] extends unknown[] ? AppConfig[K] : AppConfig[K] extends object ? Partial<AppConfig[K]> : AppConfig[K];
+};
+
+export function fileCamera(id: string, path: string, extra: Partial<CameraConfig> = {}): CameraConfig {
+  return { id, url: path, fps: 5, transport: 'tcp', loop: true, realtime: true, ...extra };
+}
+
+export function testConfig(overrides: ConfigOverrides = {}): AppConfig {
+  const base = defaultConfig();
+  const config = { ...base } as Record<string, unknown>;
+  for (const [key, value] of Object.entries(overrides)) {
+    const current = (base as unknown as Record<string, unknown>)[key];
+    config[key] = typeof current === 'object' && current !== null && !Array.isArray(current) ? { ...current, ...(value as object) } : value;
+  }
+  const result = config as unknown as AppConfig;
+  result.server = { ...result.server, host: '127.0.0.1', port: 0, ...(overrides.server ?? {}) };
+  result.telemetry = { ...result.telemetry, emf_interval_s: 0, ...(overrides.telemetry ?? {}) };
+  result.streams = { ...result.streams, demo_camera: false, ...(overrides.streams ?? {}) };
+  result.log_level = overrides.log_level ?? 'silent';
+  return result;
+}
+
+export interface TestService {
+  baseUrl: string;
+  service: RunningService;
+  stop(): Promise<void>;
+}
+
+export async function startTestService(overrides: ConfigOverrides = {}): Promise<TestService> {
+  const service = await startService(testConfig(overrides), { projectRoot: PROJECT_ROOT });
+  return { baseUrl: `http://127.0.0.1:${service.port}`, service, stop: () => service.stop() };
+}
+
+/** Reads an SSE response until `until` returns true or the time runs out. */
+export async function collectSse<T>(url: string, timeoutMs: number, until: (events: T[]) => boolean, headers: Record<string, string> = {}): Promise<T[]> {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), timeoutMs);
+  const events: T[] = [];
+  try {
+    const res = await fetch(url, { headers, signal: controller.signal });
+    if (!res.ok || !res.body) throw new Error(`SSE ${url} answered ${res.status}`);
+    const decoder = new TextDecoder();
+    let buffer = '';
+    for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
+      buffer += decoder.decode(chunk, { stream: true });
+      let end: number;
+      while ((end = buffer.indexOf('\n\n')) >= 0) {
+        const block = buffer.slice(0, end);
+        buffer = buffer.slice(end + 2);
+        const data = block.split('\n').filter((l) => l.startsWith('data:')).map((l) => l.slice(5).trim()).join('\n');
+        if (data) events.push(JSON.parse(data) as T);
+      }
+      if (until(events)) break;
+    }
+  } catch (err) {
+    if ((err as Error).name !== 'AbortError') throw err;
+  } finally {
+    clearTimeout(timer);
+    controller.abort();
+  }
+  return events;
+}
