@@ -1,0 +1,101 @@
+/**
+ * End to end with real ffmpeg, the real detector and real HTTP clients: the
+ * COCO slideshow played as a camera gives events whose has_person follows the
+ * pictures; two cameras at once; WebSocket clients get the same events.
+ */
+import { readdirSync } from 'node:fs';
+import { join } from 'node:path';
+import WebSocket from 'ws';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import type { StreamEvent } from '../../src/engine/types.js';
+import { collectSse, fileCamera, SHARED, SLIDESHOW_360P, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
+import { ffmpegChildren } from '../helpers/processes.js';
+
+// MODELS.md: person score > 0.6 on these, < 0.05 on those.
+const WITH_PERSON = ['000000000139.jpg', '000000000885.jpg', '000000004134.jpg'];
+const WITHOUT_PERSON = ['000000000632.jpg', '000000000776.jpg', '000000002592.jpg'];
+const PHOTOS = readdirSync(join(SHARED, 'media', 'coco')).filter((f) => f.endsWith('.jpg')).sort();
+const FPS = 5;
+
+/**
+ * The slideshow shows photo i for 0.8 s (frames 20i…20i+19 at 25 fps). ffmpeg's
+ * fps filter at 5 fps emits output frame n at t = n/5 s, so ring frame k (from 1)
+ * shows photo floor((k-1)/4) (looping every 50 photos).
+ */
+const photoOf = (frame: number): string => PHOTOS[Math.floor((frame - 1) / (0.8 * FPS)) % PHOTOS.length] as string;
+
+describe('live video end to end (person detector)', () => {
+  let svc: TestService;
+
+  beforeAll(async () => {
+    svc = await startTestService({
+      model: { name: 'person_detector' },
+      cameras: [fileCamera('slides', SLIDESHOW_720P, { fps: FPS })],
+    });
+  });
+
+  afterAll(async () => {
+    await svc?.stop();
+    expect(ffmpegChildren()).toEqual([]);
+  });
+
+  it('SSE events follow the pictures: has_person on the photos with people, not on the others', async () => {
+    const wanted = new Set([...WITH_PERSON, ...WITHOUT_PERSON]);
+    const events = await collectSse<StreamEvent>(`${svc.baseUrl}/stream?camera=slides`, 40_000, (evs) =>
+      [...wanted].every((photo) => evs.some((e) => photoOf(e.frame) === photo)),
+    );
+    expect(events.length).toBeGreaterThan(10);
+    for (const e of events) {
+      expect(e.camera).toBe('slides');
+      expect(e.model).toBe('yolox_nano');
+      expect(typeof e.latency_ms).toBe('number');
+      expect(Number.isNaN(Date.parse(e.captured_at))).toBe(false);
+    }
+    const verdicts = new Map<string, boolean[]>();
+    for (const e of events) {
+      const photo = photoOf(e.frame);
+      if (wanted.has(photo)) verdicts.set(photo, [...(verdicts.get(photo) ?? []), e.has_person as boolean]);
+    }
+    for (const photo of WITH_PERSON) expect({ photo, has_person: verdicts.get(photo) }).toEqual({ photo, has_person: expect.arrayContaining([true]) });
+    for (const photo of WITHOUT_PERSON) expect({ photo, has_person: verdicts.get(photo) }).toEqual({ photo, has_person: expect.not.arrayContaining([true]) });
+    for (const photo of WITH_PERSON) expect(verdicts.get(photo)?.every(Boolean)).toBe(true);
+    const withBoxes = events.find((e) => e.has_person);
+    expect(withBoxes?.detections?.some((d) => d.label === 'person' && d.box[2] > d.box[0] && d.box[2] <= 1280)).toBe(true);
+  }, 60_000);
+
+  it('runs two cameras at once and a WebSocket client receives the same events as SSE', async () => {
+    const res = await fetch(`${svc.baseUrl}/cameras`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'small', url: SLIDESHOW_360P, fps: FPS }),
+    });
+    expect(res.status).toBe(201);
+
+    const ws = new WebSocket(`${svc.baseUrl.replace('http', 'ws')}/ws`);
+    const wsEvents: StreamEvent[] = [];
+    ws.on('message', (data, isBinary) => {
+      if (!isBinary) {
+        const msg = JSON.parse(String(data)) as StreamEvent;
+        if (typeof msg.id === 'number' && msg.camera) wsEvents.push(msg);
+      }
+    });
+    await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
+
+    const sse = await collectSse<StreamEvent>(`${svc.baseUrl}/stream`, 30_000, (evs) => new Set(evs.map((e) => e.camera)).size === 2 && evs.length >= 20);
+    await new Promise((r) => setTimeout(r, 500));
+    ws.close();
+
+    expect(new Set(sse.map((e) => e.camera))).toEqual(new Set(['slides', 'small']));
+    const wsById = new Map(wsEvents.map((e) => [e.id, e]));
+    const overlap = sse.filter((e) => wsById.has(e.id));
+    expect(overlap.length).toBeGreaterThan(10);
+    for (const e of overlap) expect(wsById.get(e.id)).toEqual(e);
+
+    const health = (await (await fetch(`${svc.baseUrl}/health/stream`)).json()) as { cameras: { id: string; state: string; fps_out: number }[] };
+    expect(health.cameras.map((c) => c.id).sort()).toEqual(['slides', 'small']);
+    for (const camera of health.cameras) expect(camera.state).toBe('streaming');
+
+    expect((await fetch(`${svc.baseUrl}/cameras/small`, { method: 'DELETE' })).status).toBe(204);
+    expect((await fetch(`${svc.baseUrl}/cameras/small`, { method: 'DELETE' })).status).toBe(404);
+  }, 60_000);
+});
