@@ -1,0 +1,117 @@
+/**
+ * Pure ffmpeg argument building: one resolved source + one camera config →
+ * argv. Scaling happens inside ffmpeg with the exact semantics of
+ * `src/models/geometry.ts` (resizePlan), so frames in the ring are already
+ * model-shaped and nothing is resized per frame in JavaScript.
+ */
+import type { CameraConfig } from '../config/schema.js';
+import type { ModelInputSpec } from '../models/types.js';
+import type { ResolvedSource } from './source.js';
+
+/** The model input rectangle, or the source's own size. */
+export type OutputGeometry = Pick<ModelInputSpec, 'width' | 'height' | 'resize' | 'pad_value'> | 'original';
+
+export interface FfmpegArgsOptions {
+  source: ResolvedSource;
+  camera: Pick<CameraConfig, 'fps' | 'loop' | 'realtime'>;
+  /** Used when the camera's fps is 0; 0 here too keeps the source rate. */
+  defaultFps: number;
+  output: OutputGeometry;
+  /** > 0 adds a second rgb24 output on pipe:3, longest side at most this (never upscaled). */
+  captureMaxSide?: number;
+  /** Socket I/O timeout for network sources, in ms. */
+  ioTimeoutMs?: number;
+}
+
+/** Where each raw output goes: fd 1 for the model frames, fd 3 for capture frames. */
+export const PRIMARY_FD = 1;
+export const CAPTURE_FD = 3;
+
+const DEFAULT_IO_TIMEOUT_MS = 10_000;
+
+export function inputArgs(source: ResolvedSource, camera: FfmpegArgsOptions['camera'], ioTimeoutMs = DEFAULT_IO_TIMEOUT_MS): string[] {
+  const timeoutUs = String(Math.round(ioTimeoutMs * 1000));
+  switch (source.kind) {
+    case 'rtsp':
+      // ffmpeg ≥ 5: -timeout is the socket timeout in µs (4.x read it as "listen").
+      // A small probe gets the first frame out in ≈0.45 s instead of ≈1.5 s.
+      return ['-rtsp_transport', source.transport, '-timeout', timeoutUs, '-analyzeduration', '0', '-probesize', '32768', '-i', source.url];
+    case 'http':
+      return ['-rw_timeout', timeoutUs, ...(source.hls ? ['-live_start_index', '-1'] : []), '-i', source.url];
+    case 'file':
+      return [...(camera.realtime ? ['-re'] : []), ...(camera.loop ? ['-stream_loop', '-1'] : []), '-i', source.path];
+    case 'lavfi':
+      return [...(camera.realtime ? ['-re'] : []), '-f', 'lavfi', '-i', source.graph];
+    case 'device':
+      switch (source.format) {
+        case 'v4l2':
+          return ['-f', 'v4l2', '-i', source.input];
+        case 'dshow':
+          // dshow drops frames silently when its small default buffer fills.
+          return ['-f', 'dshow', '-rtbufsize', '64M', '-i', source.input];
+        case 'avfoundation':
+          // avfoundation refuses to open without a rate the device supports; 30 is the common one.
+          return ['-f', 'avfoundation', '-framerate', '30', '-i', source.input];
+      }
+  }
+}
+
+/**
+ * The filter steps that map any source size onto the model input, mirroring
+ * resizePlan: expressions so the source size need not be known in advance.
+ */
+export function geometryFilter(output: OutputGeometry): string {
+  if (output === 'original') return 'format=rgb24';
+  const { width: W, height: H } = output;
+  // format after scale lets swscale resize and convert to RGB in one pass, and
+  // crop/pad then work on RGB with no chroma-alignment rounding.
+  switch (output.resize) {
+    case 'stretch':
+      return `scale=${W}:${H}:flags=bilinear,setsar=1,format=rgb24`;
+    case 'center_crop': {
+      const s = `max(${W}/iw,${H}/ih)`;
+      return `scale=w='max(${W},round(iw*${s}))':h='max(${H},round(ih*${s}))':flags=bilinear,setsar=1,format=rgb24,crop=${W}:${H}:'floor((in_w-${W})/2)':'floor((in_h-${H})/2)'`;
+    }
+    case 'letterbox': {
+      const s = `min(${W}/iw,${H}/ih)`;
+      const pad = Math.max(0, Math.min(255, Math.round(output.pad_value)));
+      const hex = pad.toString(16).padStart(2, '0');
+      return `scale=w='min(${W},max(1,round(iw*${s})))':h='min(${H},max(1,round(ih*${s})))':flags=bilinear,setsar=1,format=rgb24,pad=${W}:${H}:0:0:color=0x${hex}${hex}${hex}`;
+    }
+  }
+}
+
+/** Longest side at most maxSide, never upscaled, even dimensions (what encoders like). */
+export function captureFilter(maxSide: number): string {
+  const f = `min(1,${maxSide}/max(iw,ih))`;
+  return `scale=w='max(2,trunc(iw*${f}/2)*2)':h='max(2,trunc(ih*${f}/2)*2)':flags=bilinear,setsar=1,format=rgb24`;
+}
+
+/** The capture size ffmpeg will produce for a source size (same formula as captureFilter). */
+export function captureSize(sourceWidth: number, sourceHeight: number, maxSide: number): { width: number; height: number } {
+  const f = Math.min(1, maxSide / Math.max(sourceWidth, sourceHeight));
+  return { width: Math.max(2, Math.trunc((sourceWidth * f) / 2) * 2), height: Math.max(2, Math.trunc((sourceHeight * f) / 2) * 2) };
+}
+
+export function effectiveFps(camera: Pick<CameraConfig, 'fps'>, defaultFps: number): number {
+  return camera.fps > 0 ? camera.fps : defaultFps;
+}
+
+export function buildFfmpegArgs(opts: FfmpegArgsOptions): string[] {
+  const fps = effectiveFps(opts.camera, opts.defaultFps);
+  const sample = fps > 0 ? `fps=${fps}` : 'null';
+  const capture = opts.captureMaxSide && opts.captureMaxSide > 0 ? opts.captureMaxSide : 0;
+  const graph = capture
+    ? `[0:v:0]${sample},split=2[s0][s1];[s0]${geometryFilter(opts.output)}[model];[s1]${captureFilter(capture)}[capture]`
+    : `[0:v:0]${sample},${geometryFilter(opts.output)}[model]`;
+  const raw = ['-f', 'rawvideo', '-pix_fmt', 'rgb24'];
+  return [
+    // info level: the stream headers (source and output sizes) are parsed from stderr.
+    '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'info',
+    ...inputArgs(opts.source, opts.camera, opts.ioTimeoutMs),
+    '-an', '-sn', '-dn',
+    '-filter_complex', graph,
+    '-map', '[model]', ...raw, `pipe:${PRIMARY_FD}`,
+    ...(capture ? ['-map', '[capture]', ...raw, `pipe:${CAPTURE_FD}`] : []),
+  ];
+}
