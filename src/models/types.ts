@@ -26,6 +26,11 @@ export interface ModelInputSpec {
   pad_value: number;
   /** A batch axis the model accepts at any size (true) or fixed at 1 (false). */
   dynamic_batch: boolean;
+  /**
+   * The graph takes ONE image with no batch axis (`[3,H,W]`, torchvision
+   * detection exports). Absent = false. Build tensor dims with `inputDims()`.
+   */
+  unbatched?: boolean;
 }
 
 export interface ModelSpec {
@@ -43,6 +48,10 @@ export interface ModelSpec {
   labels_file: string;
   /** `json_array`, `keras_index` (imagenet_class_index.json) or `lines`. */
   labels_format: 'json_array' | 'keras_index' | 'lines';
+  /** sha256 of the labels file as stored; absent = not verified (files shipped in the repo). */
+  labels_sha256?: string;
+  /** Where `models:fetch` can download the labels file. */
+  labels_urls?: string[];
   /** Class index (decoder output space) that means "person"; -1 for classifiers. */
   person_class_id: number;
   /** YOLOX/YOLOv8 strides. */
