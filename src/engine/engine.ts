@@ -1,0 +1,243 @@
+/**
+ * The inference engine as the app sees it: picks the execution provider,
+ * starts the worker pool, serves camera rings through the dispatcher,
+ * answers still images, and reports metrics and problems. Results leave
+ * through `onResult` listeners; the engine knows nothing of the server.
+ */
+import type { EngineConfig } from '../config/schema.js';
+import type { FrameArena } from '../frames/ring.js';
+import { identityTransform, inputTransform } from '../models/geometry.js';
+import { decodeImageForModel } from '../models/image.js';
+import type { InputTransform, PostprocessOptions, ResolvedModel } from '../models/types.js';
+import { logger, type Logger } from '../telemetry/logger.js';
+import { SampleWindow } from '../telemetry/latency.js';
+import type { EngineMetrics } from '../telemetry/snapshot.js';
+import { DynamicBatching, type BatchingPolicy } from './batching.js';
+import { summarize, type CameraOutputStats } from './camera-stats.js';
+import { Dispatcher, type ClaimTap, type PublishedFrame } from './dispatcher.js';
+import { InferencePool } from './pool.js';
+import { nowMs, type TaskTiming, type WorkerTestHooks } from './protocol.js';
+import { resolveProvider, type ResolvedProvider } from './provider.js';
+import type { PredictResponse, StreamEvent } from './types.js';
+
+export interface InferenceEngineOptions {
+  model: ResolvedModel;
+  engine: EngineConfig;
+  postprocess: PostprocessOptions;
+  arena: FrameArena;
+  maxImagePixels: number;
+  /** Replaces the default dynamic batching policy. */
+  batching?: BatchingPolicy;
+  log?: Logger;
+  /** Test-only worker behaviour (crash on a given frame). */
+  testHooks?: WorkerTestHooks;
+}
+
+export type EngineResult = Omit<StreamEvent, 'id'>;
+
+export interface FrameSnapshot {
+  rgb: Uint8Array;
+  width: number;
+  height: number;
+  transform: InputTransform;
+  frameNo: number;
+}
+
+export class InferenceEngine {
+  readonly provider: ResolvedProvider;
+  readonly poolSize: number;
+  readonly intraOpThreads: number;
+  private readonly listeners = new Set<(e: EngineResult) => void>();
+  private readonly inferMs = new SampleWindow(1024);
+  private readonly queueMs = new SampleWindow(1024);
+  private imageErrors = 0;
+  private closed = false;
+
+  private constructor(
+    private readonly opts: InferenceEngineOptions,
+    private readonly pool: InferencePool,
+    private readonly dispatcher: Dispatcher,
+    choice: { provider: ResolvedProvider; poolSize: number; intraOpThreads: number },
+    private readonly log: Logger,
+  ) {
+    this.provider = choice.provider;
+    this.poolSize = choice.poolSize;
+    this.intraOpThreads = choice.intraOpThreads;
+  }
+
+  static async create(opts: InferenceEngineOptions): Promise<InferenceEngine> {
+    const log = opts.log ?? logger().child({ component: 'engine' });
+    const { model, engine: cfg, arena } = opts;
+    const input = model.spec.input;
+    const g = arena.geometry;
+    if (g.width !== input.width || g.height !== input.height || g.channels !== 3) {
+      throw new Error(`frame arena is ${g.width}x${g.height}x${g.channels}, model ${model.spec.name} needs ${input.width}x${input.height}x3`);
+    }
+    const choice = await resolveProvider(cfg, model.modelPath);
+    log.info({ provider: choice.provider, pool_size: choice.poolSize, intra_op_threads: choice.intraOpThreads }, choice.reason);
+    const pool = await InferencePool.create({
+      size: choice.poolSize,
+      log,
+      init: {
+        modelPath: model.modelPath,
+        spec: model.spec,
+        labels: model.labels,
+        provider: choice.provider,
+        intraOpThreads: choice.intraOpThreads,
+        postprocess: opts.postprocess,
+        arena: arena.handle,
+        testHooks: opts.testHooks,
+      },
+    });
+    // The engine object does not exist yet when the dispatcher is made: route through a holder.
+    let self: InferenceEngine | null = null;
+    const dispatcher = new Dispatcher({
+      arena,
+      runner: { run: (task) => pool.runFrames(task) },
+      policy: opts.batching ?? new DynamicBatching({ maxBatch: cfg.max_batch, maxWaitMs: cfg.max_wait_ms }),
+      limits: cfg,
+      dynamicBatch: input.dynamic_batch,
+      onFrame: (frame) => self?.publish(frame),
+      onTask: (_size, timing, error) => self?.taskFinished(timing, error),
+    });
+    self = new InferenceEngine(opts, pool, dispatcher, choice, log);
+    dispatcher.start();
+    return self;
+  }
+
+  get modelName(): string {
+    return this.opts.model.spec.name;
+  }
+
+  /** Decodes a still image (JPEG/PNG/WebP) and runs the model on it. ImageInputError propagates. */
+  async predictImage(bytes: Buffer): Promise<PredictResponse> {
+    if (this.closed) throw new Error('inference engine is closed');
+    const started = performance.now();
+    const { input } = this.opts.model.spec;
+    const { rgb, transform } = await decodeImageForModel(bytes, input, { maxPixels: this.opts.maxImagePixels });
+    // Transfer needs a buffer of its own; sharp's output may share a larger one.
+    const own = rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength && rgb.buffer instanceof ArrayBuffer ? new Uint8Array(rgb.buffer) : new Uint8Array(rgb);
+    try {
+      const result = await this.pool.runImage({ kind: 'image', rgb: own, transform, submittedAt: nowMs() });
+      this.taskFinished(result.timing, null);
+      return {
+        model: this.modelName,
+        latency_ms: performance.now() - started,
+        width: transform.sourceWidth,
+        height: transform.sourceHeight,
+        ...result.output,
+      };
+    } catch (err) {
+      this.imageErrors++;
+      throw err;
+    }
+  }
+
+  /** Starts serving a camera's ring. Detach before the ring is freed or reused. */
+  attachCamera(cameraId: string, ringIndex: number): void {
+    if (this.closed) throw new Error('inference engine is closed');
+    this.dispatcher.attach(cameraId, ringIndex);
+  }
+
+  /** Stops claiming the camera's frames; resolves once its in-flight frames are done. */
+  detachCamera(cameraId: string): Promise<void> {
+    return this.dispatcher.detach(cameraId);
+  }
+
+  onResult(listener: (e: EngineResult) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /**
+   * Copies the pixels of the next frame claimed for the camera (only when
+   * asked: dashboard previews). Null on timeout or for an unknown camera.
+   */
+  requestSnapshot(cameraId: string, timeoutMs: number): Promise<FrameSnapshot | null> {
+    const { input } = this.opts.model.spec;
+    return new Promise<FrameSnapshot | null>((resolve) => {
+      const timer = setTimeout(() => {
+        this.dispatcher.untap(cameraId, tap);
+        resolve(null);
+      }, timeoutMs);
+      const tap: ClaimTap = (ring, slot, frameNo) => {
+        clearTimeout(timer);
+        const w = ring.sourceWidth();
+        const h = ring.sourceHeight();
+        const transform = w > 0 && h > 0 ? inputTransform(input, w, h) : identityTransform(input.width, input.height);
+        resolve({ rgb: ring.pixels(slot).slice(), width: input.width, height: input.height, transform, frameNo });
+      };
+      if (!this.dispatcher.tapNextClaim(cameraId, tap)) {
+        clearTimeout(timer);
+        resolve(null);
+      }
+    });
+  }
+
+  cameraStats(cameraId: string): CameraOutputStats | undefined {
+    return this.dispatcher.stats(cameraId)?.snapshot();
+  }
+
+  metrics(): EngineMetrics {
+    const d = this.dispatcher;
+    return {
+      model: this.modelName,
+      provider: this.provider,
+      queue_depth: d.waitingFrames() + d.batchesInFlight,
+      batches_in_flight: d.batchesInFlight,
+      batches_total: d.batchesTotal,
+      mean_batch_size: d.batchesTotal > 0 ? d.framesSubmitted / d.batchesTotal : 0,
+      inference_ms: summarize(this.inferMs),
+      queue_ms: summarize(this.queueMs),
+      worker_restarts: this.pool.restarts,
+      errors: d.errors + this.imageErrors,
+    };
+  }
+
+  problems(): string[] {
+    const problems = this.dispatcher.problems();
+    if (this.pool.size === 0 && !this.closed) problems.push('inference pool has no worker threads');
+    return problems;
+  }
+
+  /** Stops dispatching, lets in-flight batches finish, then stops the workers. */
+  async close(): Promise<void> {
+    if (this.closed) return;
+    this.closed = true;
+    await this.dispatcher.stop();
+    await this.pool.destroy();
+    this.listeners.clear();
+  }
+
+  /** The worker pool (tests observe and stop threads through it). */
+  get workers(): InferencePool {
+    return this.pool;
+  }
+
+  private publish(frame: PublishedFrame): void {
+    const event: EngineResult = {
+      camera: frame.cameraId,
+      frame: frame.frameNo,
+      captured_at: new Date(frame.capturedAtMs).toISOString(),
+      latency_ms: frame.latencyMs,
+      model: this.modelName,
+      ...frame.output,
+    };
+    for (const listener of this.listeners) {
+      try {
+        listener(event);
+      } catch (err) {
+        // One faulty listener must not stop results reaching the others.
+        this.log.error({ err }, 'result listener failed');
+      }
+    }
+  }
+
+  private taskFinished(timing: TaskTiming | null, error: unknown): void {
+    if (timing) {
+      this.inferMs.record(timing.inferMs);
+      this.queueMs.record(timing.queueMs);
+    }
+    if (error) this.log.warn({ err: error }, 'inference task failed');
+  }
+}

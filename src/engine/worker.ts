@@ -1,0 +1,164 @@
+/**
+ * Piscina worker: one onnxruntime session per thread, created once from
+ * `workerData`. Frame tasks read pixels straight from the shared ring,
+ * pre-process into a tensor reused per batch size, give the slots back, run
+ * the model once per batch and decode each image.
+ */
+import { threadId, workerData } from 'node:worker_threads';
+import * as ort from 'onnxruntime-node';
+import { FrameArena, SLOT_READING } from '../frames/ring.js';
+import { identityTransform, inputTransform } from '../models/geometry.js';
+import { getDecoder } from '../models/postprocess/index.js';
+import { preprocessInto } from '../models/preprocess.js';
+import type { InferenceOutput, InputTransform } from '../models/types.js';
+import { nowMs, type FramesResult, type FramesTask, type FrameResult, type ImageResult, type ImageTask, type WarmupResult, type WorkerInit, type WorkerResult, type WorkerTask } from './protocol.js';
+
+const init = workerData as WorkerInit;
+const { spec, labels, postprocess } = init;
+const input = spec.input;
+const arena = new FrameArena(init.arena);
+const decoder = getDecoder(spec.decoder);
+const imageFloats = input.width * input.height * 3;
+const imageBytes = imageFloats / 3;
+const decodeContext = { spec, labels, transform: identityTransform(input.width, input.height), options: postprocess };
+
+interface BatchTensor {
+  data: Float32Array;
+  tensor: ort.Tensor;
+}
+
+/** Input tensors by batch size: made once each, refilled for every batch. */
+const tensors = new Map<number, BatchTensor>();
+
+function tensorFor(batch: number): BatchTensor {
+  let t = tensors.get(batch);
+  if (t === undefined) {
+    const data = new Float32Array(batch * imageFloats);
+    const dims = input.layout === 'NCHW' ? [batch, 3, input.height, input.width] : [batch, input.height, input.width, 3];
+    t = { data, tensor: new ort.Tensor('float32', data, dims) };
+    tensors.set(batch, t);
+  }
+  return t;
+}
+
+/** Per ring: the transform for the ring's current source size, recomputed only when it changes. */
+const ringTransforms: { width: number; height: number; transform: InputTransform }[] = [];
+
+function transformOfRing(ringIndex: number): InputTransform {
+  const ring = arena.ring(ringIndex);
+  const w = ring.sourceWidth();
+  const h = ring.sourceHeight();
+  let cached = ringTransforms[ringIndex];
+  if (cached === undefined || cached.width !== w || cached.height !== h) {
+    // Size 0 means the writer has not said; the frame is then at model geometry.
+    const transform = w > 0 && h > 0 ? inputTransform(input, w, h) : identityTransform(input.width, input.height);
+    cached = { width: w, height: h, transform };
+    ringTransforms[ringIndex] = cached;
+  }
+  return cached.transform;
+}
+
+const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, {
+  executionProviders: [init.provider],
+  intraOpNumThreads: init.intraOpThreads,
+  interOpNumThreads: 1,
+  executionMode: 'sequential',
+  graphOptimizationLevel: 'all',
+  logSeverityLevel: 3,
+});
+// A failed load surfaces in the first task (the engine's warm-up), not as an
+// unhandled rejection that would kill the thread and make Piscina respawn it.
+session.catch(() => undefined);
+
+/** Which images of the current run were read (reused; grows to the largest batch). */
+let liveFlags = new Uint8Array(8);
+
+function decode(outputs: ort.InferenceSession.OnnxValueMapType, batchIndex: number, transform: InputTransform): InferenceOutput {
+  decodeContext.transform = transform;
+  return decoder.decode(outputs as Parameters<typeof decoder.decode>[0], batchIndex, decodeContext);
+}
+
+async function runFrames(task: FramesTask, started: number): Promise<FramesResult> {
+  const s = await session;
+  const refs = task.refs;
+  const frames: FrameResult[] = refs.map((r) => ({ ring: r.ring, frameNo: r.frameNo, output: null }));
+  // Fixed-batch models get one image per run; dynamic ones one run for the batch.
+  const perRun = input.dynamic_batch ? refs.length : 1;
+  let preMs = 0;
+  let inferMs = 0;
+  let postMs = 0;
+  for (let first = 0; first < refs.length; first += perRun) {
+    const t0 = performance.now();
+    const count = Math.min(perRun, refs.length - first);
+    // Slots no longer holding this frame (released after an error) are skipped, not read.
+    let live = 0;
+    if (liveFlags.length < count) liveFlags = new Uint8Array(count);
+    liveFlags.fill(0, 0, count);
+    const { data, tensor } = tensorFor(count);
+    for (let i = 0; i < count; i++) {
+      const ref = refs[first + i]!;
+      const hook = init.testHooks?.exitOnFrame;
+      if (hook && hook.ring === ref.ring && hook.frameNo === ref.frameNo) process.exit(70);
+      const ring = arena.ring(ref.ring);
+      if (ring.slotState(ref.slot) !== SLOT_READING || ring.frameNo(ref.slot) !== ref.frameNo) continue;
+      preprocessInto(input, ring.pixels(ref.slot), data, i);
+      // The pixels are copied into the tensor: the writer may reuse the slot now.
+      ring.release(ref.slot, ref.frameNo);
+      liveFlags[i] = 1;
+      live++;
+    }
+    const t1 = performance.now();
+    preMs += t1 - t0;
+    if (live === 0) continue;
+    const outputs = await s.run({ [input.name]: tensor });
+    const t2 = performance.now();
+    inferMs += t2 - t1;
+    for (let i = 0; i < count; i++) {
+      if (liveFlags[i] === 0) continue;
+      const ref = refs[first + i]!;
+      frames[first + i]!.output = decode(outputs, i, transformOfRing(ref.ring));
+    }
+    postMs += performance.now() - t2;
+  }
+  return { kind: 'frames', frames, timing: { queueMs: started - task.submittedAt, preMs, inferMs, postMs } };
+}
+
+async function runImage(task: ImageTask, started: number): Promise<ImageResult> {
+  const s = await session;
+  const t0 = performance.now();
+  if (task.rgb.length !== imageBytes * 3) {
+    throw new RangeError(`image task holds ${task.rgb.length} bytes, model ${spec.name} needs ${imageBytes * 3}`);
+  }
+  const { data, tensor } = tensorFor(1);
+  preprocessInto(input, task.rgb, data, 0);
+  const t1 = performance.now();
+  const outputs = await s.run({ [input.name]: tensor });
+  const t2 = performance.now();
+  const output = decode(outputs, 0, task.transform);
+  const t3 = performance.now();
+  return { kind: 'image', output, timing: { queueMs: started - task.submittedAt, preMs: t1 - t0, inferMs: t2 - t1, postMs: t3 - t2 } };
+}
+
+async function runWarmup(): Promise<WarmupResult> {
+  const s = await session;
+  // One run at batch 1 so the first real frame does not pay for lazy initialisation.
+  const { tensor } = tensorFor(1);
+  await s.run({ [input.name]: tensor });
+  return { kind: 'warmup', threadId, inputNames: s.inputNames, outputNames: s.outputNames };
+}
+
+export default async function handle(task: WorkerTask): Promise<WorkerResult> {
+  const started = nowMs();
+  switch (task.kind) {
+    case 'frames':
+      return runFrames(task, started);
+    case 'image':
+      return runImage(task, started);
+    case 'warmup':
+      return runWarmup();
+    default: {
+      const never: never = task;
+      throw new TypeError(`unknown task ${JSON.stringify(never)}`);
+    }
+  }
+}
