@@ -1,0 +1,423 @@
+/**
+ * The OpenAPI 3.0 description of the service, kept as code so that the
+ * Postman collection is derived from it and cannot drift. `generate.ts`
+ * writes it to src/api/static/openapi.json.
+ */
+
+export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
+export type JsonObject = { [key: string]: Json };
+
+const ref = (name: string): JsonObject => ({ $ref: `#/components/schemas/${name}` });
+const json = (schema: JsonObject, example?: Json): JsonObject => ({
+  'application/json': example === undefined ? { schema } : { schema, example },
+});
+const errorResponse = (description: string, code: string, message: string): JsonObject => ({
+  description,
+  content: json(ref('Error'), { error: { code, message } }),
+});
+
+const cameraStatusExample: JsonObject = {
+  id: 'door',
+  url: 'rtsp://10.0.0.12:554/stream1',
+  kind: 'rtsp',
+  state: 'streaming',
+  last_frame_age_ms: 41,
+  fps_in: 5,
+  fps_out: 5,
+  drops: { superseded: 2, stale: 0 },
+  frames_in: 1520,
+  frames_out: 1511,
+  reconnects: 1,
+  last_error: null,
+  source_width: 1280,
+  source_height: 720,
+  started_at: '2026-11-24T04:00:00.000Z',
+};
+
+const classifierEvent: JsonObject = {
+  id: 1042,
+  camera: 'door',
+  frame: 1511,
+  captured_at: '2026-11-24T04:05:02.120Z',
+  latency_ms: 18.4,
+  model: 'mobilenet_v2_int8',
+  predictions: [
+    { label: 'teddy', score: 0.93 },
+    { label: 'toy_poodle', score: 0.02 },
+    { label: 'chow', score: 0.01 },
+  ],
+};
+
+const detectorEvent: JsonObject = {
+  id: 1043,
+  camera: 'door',
+  frame: 1512,
+  captured_at: '2026-11-24T04:05:02.320Z',
+  latency_ms: 31.2,
+  model: 'yolox_nano',
+  predictions: [
+    { label: 'person', score: 0.87 },
+    { label: 'no_person', score: 0.13 },
+  ],
+  has_person: true,
+  detections: [{ label: 'person', class_id: 0, score: 0.87, box: [412.5, 96, 801, 706.2] }],
+};
+
+const schemas: JsonObject = {
+  Error: {
+    type: 'object',
+    required: ['error'],
+    properties: {
+      error: {
+        type: 'object',
+        required: ['code', 'message'],
+        properties: {
+          code: { type: 'string', description: 'Stable machine-readable code.', example: 'unsupported_media_type' },
+          message: { type: 'string', description: 'What went wrong, for people.', example: 'not an image' },
+        },
+      },
+    },
+  },
+  Prediction: {
+    type: 'object',
+    required: ['label', 'score'],
+    properties: {
+      label: { type: 'string', example: 'teddy' },
+      score: { type: 'number', format: 'float', minimum: 0, maximum: 1, example: 0.93 },
+    },
+  },
+  Detection: {
+    type: 'object',
+    required: ['label', 'class_id', 'score', 'box'],
+    properties: {
+      label: { type: 'string', example: 'person' },
+      class_id: { type: 'integer', example: 0 },
+      score: { type: 'number', format: 'float', example: 0.87 },
+      box: {
+        type: 'array',
+        description: '[x1, y1, x2, y2] in source-image pixels.',
+        items: { type: 'number' },
+        minItems: 4,
+        maxItems: 4,
+        example: [412.5, 96, 801, 706.2],
+      },
+    },
+  },
+  PredictResponse: {
+    type: 'object',
+    required: ['model', 'predictions', 'latency_ms', 'width', 'height'],
+    properties: {
+      model: { type: 'string', example: 'mobilenet_v2_int8' },
+      predictions: { type: 'array', items: ref('Prediction'), description: 'Top-k classes (classifier) or person / no_person (detector).' },
+      has_person: { type: 'boolean', description: 'Detector only: the person score reached the threshold.' },
+      detections: { type: 'array', items: ref('Detection'), description: 'Detector only.' },
+      latency_ms: { type: 'number', example: 9.8 },
+      width: { type: 'integer', description: 'Width of the uploaded image.', example: 640 },
+      height: { type: 'integer', description: 'Height of the uploaded image.', example: 480 },
+    },
+  },
+  StreamEvent: {
+    type: 'object',
+    description: 'One inferred video frame. Sent as SSE `data:` (with `id:`) and as a WebSocket text message.',
+    required: ['id', 'camera', 'frame', 'captured_at', 'latency_ms', 'model', 'predictions'],
+    properties: {
+      id: { type: 'integer', description: 'Monotonic across all cameras; the SSE event id.', example: 1042 },
+      camera: { type: 'string', example: 'door' },
+      frame: { type: 'integer', example: 1511 },
+      captured_at: { type: 'string', format: 'date-time', description: 'When the decoder committed the frame.' },
+      latency_ms: { type: 'number', description: 'Frame committed → result published.', example: 18.4 },
+      model: { type: 'string', example: 'mobilenet_v2_int8' },
+      predictions: { type: 'array', items: ref('Prediction') },
+      has_person: { type: 'boolean' },
+      detections: { type: 'array', items: ref('Detection') },
+    },
+  },
+  CameraState: {
+    type: 'string',
+    enum: ['connecting', 'streaming', 'reconnecting', 'stalled', 'frozen', 'ended', 'error', 'stopped'],
+  },
+  CameraStatus: {
+    type: 'object',
+    required: ['id', 'url', 'kind', 'state', 'last_frame_age_ms', 'fps_in', 'fps_out', 'drops', 'frames_in', 'frames_out', 'reconnects', 'last_error', 'source_width', 'source_height', 'started_at'],
+    properties: {
+      id: { type: 'string', example: 'door' },
+      url: { type: 'string', example: 'rtsp://10.0.0.12:554/stream1' },
+      kind: { type: 'string', enum: ['rtsp', 'http', 'file', 'device', 'lavfi'] },
+      state: ref('CameraState'),
+      last_frame_age_ms: { type: 'number', nullable: true, description: 'ms since the last frame; null before the first.' },
+      fps_in: { type: 'number', description: 'Frames decoded per second.' },
+      fps_out: { type: 'number', description: 'Frames inferred per second.' },
+      drops: {
+        type: 'object',
+        description: 'Dropped frames by reason (overwritten, superseded, busy, stale, inference_error).',
+        additionalProperties: { type: 'integer' },
+      },
+      frames_in: { type: 'integer' },
+      frames_out: { type: 'integer' },
+      reconnects: { type: 'integer' },
+      last_error: { type: 'string', nullable: true },
+      source_width: { type: 'integer', description: 'Source picture width; detection boxes are in these pixels.' },
+      source_height: { type: 'integer' },
+      started_at: { type: 'string', format: 'date-time' },
+    },
+    example: cameraStatusExample,
+  },
+  CameraInput: {
+    type: 'object',
+    required: ['id', 'url'],
+    properties: {
+      id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', example: 'door' },
+      url: { type: 'string', description: 'rtsp://, http(s)://, a file path, /dev/video*, or lavfi:…', example: 'rtsp://10.0.0.12:554/stream1' },
+      fps: { type: 'number', minimum: 0, description: 'Frames per second sampled; 0 or absent = the default.', example: 5 },
+      transport: { type: 'string', enum: ['tcp', 'udp'], default: 'tcp' },
+      loop: { type: 'boolean', description: 'Files: restart at the end instead of ending the camera.' },
+    },
+  },
+  Health: {
+    type: 'object',
+    required: ['status', 'model', 'task', 'provider', 'uptime_s', 'cameras', 'version', 'problems'],
+    properties: {
+      status: { type: 'string', enum: ['ok', 'degraded'] },
+      model: { type: 'string', example: 'mobilenet_v2_int8' },
+      task: { type: 'string', enum: ['classification', 'detection'] },
+      provider: { type: 'string', example: 'cpu' },
+      uptime_s: { type: 'number', example: 3600.5 },
+      cameras: { type: 'integer', example: 2 },
+      version: { type: 'string', example: '0.1.0' },
+      problems: { type: 'array', items: { type: 'string' }, description: 'Empty when healthy.' },
+    },
+  },
+  CameraList: {
+    type: 'object',
+    required: ['cameras'],
+    properties: { cameras: { type: 'array', items: ref('CameraStatus') } },
+  },
+};
+
+const cameraId: JsonObject = {
+  name: 'id',
+  in: 'path',
+  required: true,
+  description: 'Camera id.',
+  schema: { type: 'string' },
+  example: 'door',
+};
+
+const html = (description: string): JsonObject => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
+
+const paths: JsonObject = {
+  '/health': {
+    get: {
+      tags: ['health'],
+      operationId: 'getHealth',
+      summary: 'Service health',
+      responses: {
+        '200': {
+          description: 'Model, provider, camera count and any problems.',
+          content: json(ref('Health'), { status: 'ok', model: 'mobilenet_v2_int8', task: 'classification', provider: 'cpu', uptime_s: 3600.5, cameras: 2, version: '0.1.0', problems: [] }),
+        },
+      },
+    },
+  },
+  '/health/stream': {
+    get: {
+      tags: ['health'],
+      operationId: 'getStreamHealth',
+      summary: 'Per-camera status',
+      description: 'State, last frame age, fps in/out, drops by reason, reconnects and last error for every camera.',
+      responses: { '200': { description: 'All cameras.', content: json(ref('CameraList'), { cameras: [cameraStatusExample] }) } },
+    },
+  },
+  '/predict': {
+    post: {
+      tags: ['inference'],
+      operationId: 'predict',
+      summary: 'Run the active model on one image',
+      requestBody: {
+        required: true,
+        content: {
+          'multipart/form-data': {
+            schema: {
+              type: 'object',
+              required: ['file'],
+              properties: { file: { type: 'string', format: 'binary', description: 'JPEG, PNG or WebP image.' } },
+            },
+          },
+        },
+      },
+      responses: {
+        '200': {
+          description: 'Predictions for the image.',
+          content: json(ref('PredictResponse'), {
+            model: 'mobilenet_v2_int8',
+            predictions: [{ label: 'teddy', score: 0.93 }, { label: 'toy_poodle', score: 0.02 }, { label: 'chow', score: 0.01 }],
+            latency_ms: 9.8,
+            width: 640,
+            height: 480,
+          }),
+        },
+        '400': errorResponse('No `file` field.', 'bad_request', 'multipart field "file" is required'),
+        '413': errorResponse('Body over `server.max_upload_bytes`.', 'payload_too_large', 'upload exceeds 10485760 bytes'),
+        '415': errorResponse('Not an image.', 'unsupported_media_type', 'not an image'),
+        '422': errorResponse('Truncated image or too many pixels.', 'unprocessable_image', 'image could not be decoded'),
+      },
+    },
+  },
+  '/stream': {
+    get: {
+      tags: ['events'],
+      operationId: 'streamEvents',
+      summary: 'Server-Sent Events, one per inferred frame',
+      description: 'Each event has `id:` (the StreamEvent id) and `data:` (the StreamEvent JSON). Reconnect with `Last-Event-ID` to resume from the short history. Comment lines are heartbeats.',
+      parameters: [
+        { name: 'camera', in: 'query', required: false, description: 'Comma-separated camera ids; absent = all cameras.', schema: { type: 'string' }, example: 'door' },
+        { name: 'Last-Event-ID', in: 'header', required: false, description: 'Resume after this event id.', schema: { type: 'integer' } },
+      ],
+      responses: {
+        '200': {
+          description: 'An endless `text/event-stream`.',
+          content: {
+            'text/event-stream': {
+              schema: { type: 'string' },
+              example: `id: 1042\ndata: ${JSON.stringify(classifierEvent)}\n\n`,
+            },
+          },
+        },
+      },
+    },
+  },
+  '/ws': {
+    get: {
+      tags: ['events'],
+      operationId: 'websocketEvents',
+      summary: 'WebSocket with the same events',
+      description: 'Upgrade to a WebSocket. Each text message from the server is one StreamEvent JSON. Send `{"subscribe":["door"]}` or `{"unsubscribe":["door"]}` to choose cameras.',
+      parameters: [
+        { name: 'camera', in: 'query', required: false, description: 'Comma-separated camera ids to start with; absent = all cameras.', schema: { type: 'string' }, example: 'door' },
+        { name: 'Upgrade', in: 'header', required: true, schema: { type: 'string', enum: ['websocket'] } },
+      ],
+      responses: {
+        '101': {
+          description: 'Switching protocols; then StreamEvent messages.',
+          content: { 'application/json': { schema: ref('StreamEvent'), examples: { classifier: { value: classifierEvent }, detector: { value: detectorEvent } } } },
+        },
+        '400': errorResponse('Not a WebSocket upgrade.', 'bad_request', 'expected a WebSocket upgrade'),
+      },
+    },
+  },
+  '/cameras': {
+    get: {
+      tags: ['cameras'],
+      operationId: 'listCameras',
+      summary: 'List cameras',
+      responses: { '200': { description: 'All cameras with their status.', content: json(ref('CameraList'), { cameras: [cameraStatusExample] }) } },
+    },
+    post: {
+      tags: ['cameras'],
+      operationId: 'addCamera',
+      summary: 'Add and start a camera',
+      requestBody: { required: true, content: json(ref('CameraInput'), { id: 'door', url: 'rtsp://10.0.0.12:554/stream1', fps: 5 }) },
+      responses: {
+        '201': { description: 'Started.', content: json(ref('CameraStatus'), { ...cameraStatusExample, state: 'connecting', last_frame_age_ms: null, fps_in: 0, fps_out: 0, drops: {}, frames_in: 0, frames_out: 0, reconnects: 0, source_width: 0, source_height: 0 }) },
+        '400': errorResponse('Invalid input.', 'bad_request', 'cameras[0].url: required'),
+        '409': errorResponse('A camera with this id exists.', 'conflict', 'camera door exists'),
+        '503': errorResponse('No free frame ring (streams.max_cameras reached).', 'no_capacity', 'no free frame ring'),
+      },
+    },
+  },
+  '/cameras/{id}': {
+    delete: {
+      tags: ['cameras'],
+      operationId: 'removeCamera',
+      summary: 'Stop and remove a camera',
+      parameters: [cameraId],
+      responses: {
+        '204': { description: 'Removed.' },
+        '404': errorResponse('No such camera.', 'not_found', 'no camera door'),
+      },
+    },
+  },
+  '/cameras/{id}/preview.jpg': {
+    get: {
+      tags: ['cameras'],
+      operationId: 'cameraPreview',
+      summary: "A small JPEG of the camera's current picture",
+      description: "Made on request from the latest frame; it keeps the source's aspect ratio, so detection boxes map onto it by scaling with width / source_width.",
+      parameters: [cameraId],
+      responses: {
+        '200': { description: 'The picture.', content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } } },
+        '404': errorResponse('No such camera.', 'not_found', 'no camera door'),
+        '503': errorResponse('No frame yet.', 'no_frame', 'no frame yet'),
+      },
+    },
+  },
+  '/metrics': {
+    get: {
+      tags: ['health'],
+      operationId: 'metrics',
+      summary: 'Prometheus metrics',
+      responses: {
+        '200': {
+          description: 'Prometheus text exposition format.',
+          content: { 'text/plain': { schema: { type: 'string' }, example: '# TYPE stream_fps_out gauge\nstream_fps_out{camera="door"} 5\n' } },
+        },
+      },
+    },
+  },
+  '/openapi.json': {
+    get: {
+      tags: ['docs'],
+      operationId: 'openapi',
+      summary: 'This OpenAPI document',
+      responses: {
+        '200': {
+          description: 'OpenAPI 3.0 JSON.',
+          content: json({ type: 'object' }, { openapi: '3.0.3', info: { title: 'stream-ml-service', version: '0.1.0' }, paths: { '/health': {} } }),
+        },
+      },
+    },
+  },
+  '/docs': { get: { tags: ['docs'], operationId: 'docs', summary: 'Interactive API docs (Swagger UI)', responses: { '200': html('Swagger UI page.') } } },
+  '/': { get: { tags: ['docs'], operationId: 'dashboard', summary: 'Live dashboard', responses: { '200': html('Dashboard page.') } } },
+  // Server routes `/static/*` and `/vendor/swagger-ui/*`: any file below.
+  '/static/{file}': {
+    get: {
+      tags: ['docs'],
+      operationId: 'dashboardAsset',
+      summary: 'Dashboard assets (any file below /static/)',
+      parameters: [{ name: 'file', in: 'path', required: true, description: 'Path below /static/, may contain "/".', schema: { type: 'string' }, example: 'app.js' }],
+      responses: { '200': { description: 'The file.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } }, '404': errorResponse('No such file.', 'not_found', 'not found') },
+    },
+  },
+  '/vendor/swagger-ui/{file}': {
+    get: {
+      tags: ['docs'],
+      operationId: 'swaggerUiAsset',
+      summary: 'Swagger UI assets (any file below /vendor/swagger-ui/)',
+      parameters: [{ name: 'file', in: 'path', required: true, description: 'File of the swagger-ui-dist package.', schema: { type: 'string' }, example: 'swagger-ui.css' }],
+      responses: { '200': { description: 'The file.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } }, '404': errorResponse('No such file.', 'not_found', 'not found') },
+    },
+  },
+};
+
+export function buildOpenApi(version: string): JsonObject {
+  return {
+    openapi: '3.0.3',
+    info: {
+      title: 'stream-ml-service',
+      version,
+      description: 'Video-stream inference: cameras and files in, live ML predictions out over REST, Server-Sent Events and WebSocket.',
+      license: { name: 'Apache-2.0' },
+    },
+    servers: [{ url: '/', description: 'This service' }],
+    tags: [
+      { name: 'inference', description: 'One image in, predictions out.' },
+      { name: 'events', description: 'Live predictions for every inferred frame.' },
+      { name: 'cameras', description: 'Add, list and remove cameras at run time.' },
+      { name: 'health', description: 'Health and metrics.' },
+      { name: 'docs', description: 'Pages and documents.' },
+    ],
+    paths,
+    components: { schemas },
+  };
+}
