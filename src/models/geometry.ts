@@ -73,8 +73,8 @@ export function inputTransform(input: ModelInputSpec, sourceWidth: number, sourc
     sourceHeight,
     scaleX: plan.scaledWidth / sourceWidth,
     scaleY: plan.scaledHeight / sourceHeight,
-    offsetX: -plan.cropLeft,
-    offsetY: -plan.cropTop,
+    offsetX: 0 - plan.cropLeft, // 0 - 0 is +0, not -0
+    offsetY: 0 - plan.cropTop,
   };
 }
 
