@@ -175,8 +175,8 @@ export class S3Uploader {
     this.abort.abort();
     this.notify();
     await Promise.allSettled([...this.active]);
-    if (this.queue.length > 0) {
-      this.log?.info({ groups: this.queue.length, files: this.pendingFiles }, 'capture uploads left for the next start');
+    if (this.pendingFiles > 0) {
+      this.log?.info({ files: this.pendingFiles, bytes: this.pendingBytes }, 'capture uploads left for the next start');
     }
     this.queue.length = 0;
     await this.index?.close();
@@ -201,6 +201,7 @@ export class S3Uploader {
     for (const file of group.files) {
       if (this.isUploaded(file.rel)) continue;
       const outcome = await this.uploadFile(file);
+      if (outcome === 'closed') return; // still pending: the next start uploads it
       if (outcome !== 'uploaded') {
         // The rest of the group waits for the next start, keeping image-before-JSON order.
         this.dropPending(group, file);
