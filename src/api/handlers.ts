@@ -1,0 +1,149 @@
+/**
+ * The JSON/REST routes: health, predict, cameras, preview, metrics. Each
+ * handler turns deps' answers and HttpErrors into responses; nothing thrown
+ * here can escape into uWS.
+ */
+import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { ApiDeps } from './deps.js';
+import { readBody, declaredLength, type BodyOutcome } from './body.js';
+import { Exchange, type HttpContext } from './http.js';
+import { boundaryFromContentType, findFilePart, MultipartError } from './multipart.js';
+import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from '../telemetry/prometheus.js';
+
+/** POST /cameras bodies are small JSON documents. */
+const MAX_JSON_BYTES = 64 * 1024;
+
+export interface HandlerLimits {
+  maxUploadBytes: number;
+}
+
+type Handler = (ex: Exchange, req: HttpRequest) => void | Promise<void>;
+
+/** Wraps a handler: one Exchange per request, every failure answered. */
+export function route(ctx: HttpContext, handler: Handler): (res: HttpResponse, req: HttpRequest) => void {
+  return (res, req) => {
+    const ex = new Exchange(res, req, ctx);
+    try {
+      const pending = handler(ex, req);
+      if (pending) pending.catch((err: unknown) => ex.fail(err));
+    } catch (err) {
+      ex.fail(err);
+    }
+  };
+}
+
+export function registerApiRoutes(app: TemplatedApp, deps: ApiDeps, ctx: HttpContext, limits: HandlerLimits): void {
+  app.get('/health', route(ctx, (ex) => ex.json(200, deps.health())));
+  app.get('/health/stream', route(ctx, (ex) => ex.json(200, { cameras: deps.cameras.list() })));
+  app.get('/cameras', route(ctx, (ex) => ex.json(200, { cameras: deps.cameras.list() })));
+
+  app.get(
+    '/metrics',
+    route(ctx, (ex) => ex.send(200, toPrometheus(deps.metrics()), [['Content-Type', PROMETHEUS_CONTENT_TYPE], ['Cache-Control', 'no-store']])),
+  );
+
+  app.post(
+    '/predict',
+    route(ctx, (ex, req) => {
+      const contentType = req.getHeader('content-type');
+      try {
+        boundaryFromContentType(contentType);
+      } catch (err) {
+        // Answered before the body is read, so the connection is closed.
+        if (err instanceof MultipartError) return ex.error(400, err.code, err.message, true);
+        throw err;
+      }
+      withBody(ex, req, limits.maxUploadBytes, (body) => {
+        let image: Buffer;
+        try {
+          image = findFilePart(body, contentType).data;
+        } catch (err) {
+          if (err instanceof MultipartError) return ex.error(400, err.code, err.message);
+          throw err;
+        }
+        if (image.length === 0) return ex.error(400, 'empty_file', 'the "file" field is empty');
+        return deps.predict(image).then((result) => ex.json(200, result));
+      });
+    }),
+  );
+
+  app.post(
+    '/cameras',
+    route(ctx, (ex, req) => {
+      withBody(ex, req, MAX_JSON_BYTES, (body) => {
+        let input: unknown;
+        try {
+          input = JSON.parse(body.toString('utf8'));
+        } catch {
+          return ex.error(400, 'invalid_json', 'request body is not valid JSON');
+        }
+        return deps.cameras.add(input).then((status) => ex.json(201, status));
+      });
+    }),
+  );
+
+  app.del(
+    '/cameras/:id',
+    route(ctx, async (ex, req) => {
+      const id = pathParam(req, 0);
+      if (id === null) return ex.error(400, 'bad_request', 'malformed camera id');
+      const removed = await deps.cameras.remove(id);
+      if (removed) ex.send(204, undefined);
+      else ex.error(404, 'not_found', `no camera ${JSON.stringify(id)}`);
+    }),
+  );
+
+  app.get(
+    '/cameras/:id/preview.jpg',
+    route(ctx, async (ex, req) => {
+      const id = pathParam(req, 0);
+      if (id === null) return ex.error(400, 'bad_request', 'malformed camera id');
+      const shot = await deps.previews.preview(id);
+      if (shot === null) {
+        ex.send(503, JSON.stringify({ error: { code: 'no_frame', message: `camera ${JSON.stringify(id)} has no frame yet` } }), [
+          ['Content-Type', 'application/json'],
+          ['Retry-After', '1'],
+          ['Cache-Control', 'no-store'],
+        ]);
+        return;
+      }
+      ex.send(200, shot.jpeg, [
+        ['Content-Type', 'image/jpeg'],
+        ['Cache-Control', 'no-store'],
+        ['X-Image-Width', String(shot.width)],
+        ['X-Image-Height', String(shot.height)],
+      ]);
+    }),
+  );
+}
+
+/** A decoded path parameter, or null when its percent-encoding is malformed. */
+function pathParam(req: HttpRequest, index: number): string | null {
+  try {
+    return decodeURIComponent(req.getParameter(index));
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Reads the body under `limit` and hands it to `use`; answers 400 for no
+ * body, 413 (closing the connection) past the limit. Must run synchronously
+ * in the route handler.
+ */
+function withBody(ex: Exchange, req: HttpRequest, limit: number, use: (body: Buffer) => void | Promise<void>): void {
+  const length = declaredLength(req);
+  const chunked = req.getHeader('transfer-encoding') !== '';
+  if (Number.isNaN(length)) return ex.error(400, 'bad_request', 'malformed Content-Length', true);
+  if (length === null && !chunked) return ex.error(400, 'empty_body', 'request has no body');
+  readBody(ex, length, limit, (outcome: BodyOutcome) => {
+    if (outcome.kind === 'too_large') return ex.error(413, 'payload_too_large', `request body exceeds ${limit} bytes`, true);
+    if (outcome.kind === 'empty') return ex.error(400, 'empty_body', 'request has no body');
+    try {
+      const pending = use(outcome.body);
+      if (pending) pending.catch((err: unknown) => ex.fail(err));
+    } catch (err) {
+      ex.fail(err);
+    }
+  });
+}
