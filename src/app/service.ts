@@ -10,6 +10,7 @@ import { ConfigError, parseCamera } from '../config/load.js';
 import { FrameArena } from '../frames/ring.js';
 import { resolveModel } from '../models/registry.js';
 import type { ResolvedModel } from '../models/types.js';
+import { ImageInputError } from '../models/image.js';
 import { InferenceEngine } from '../engine/engine.js';
 import type { StreamEvent } from '../engine/types.js';
 import { CameraManager } from '../ingest/camera-manager.js';
@@ -170,7 +171,14 @@ export async function startService(config: AppConfig, options: StartOptions = {}
 
   const deps: ApiDeps = {
     health,
-    predict: (image) => engine.predictImage(image),
+    predict: async (image) => {
+      try {
+        return await engine.predictImage(image);
+      } catch (err) {
+        if (err instanceof ImageInputError) throw new HttpError(err.status, err.message, err.status === 415 ? 'unsupported_media_type' : 'invalid_image');
+        throw err;
+      }
+    },
     cameras: {
       list: () => cameras.list().map((h) => cameraStatus(h.id) as CameraStatus),
       configs: () => cameras.list().map((h) => h.config),
