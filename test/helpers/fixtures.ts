@@ -1,0 +1,133 @@
+/**
+ * Test fixtures (real models, COCO photos, slideshow clips): the shared
+ * development copies in ../shared when present, otherwise downloaded once
+ * into .cache/fixtures and verified against the sha256 of our copies below.
+ */
+import { existsSync } from 'node:fs';
+import { join, resolve } from 'node:path';
+import { downloadVerified } from '../../src/models/download.js';
+import { fetchItems } from '../../src/models/fetch.js';
+import { loadManifest } from '../../src/models/manifest.js';
+import { projectRoot } from '../../src/models/paths.js';
+import { sha256File } from '../../src/models/sha256.js';
+
+export type FixtureKind = 'model' | 'coco' | 'media';
+
+/** sha256 of every file in ../shared (models/, media/coco/, media/), computed from our copies. */
+export const FIXTURE_SHA256: Readonly<Record<string, string>> = {
+  'model/coco_labels.txt': '634a1132eb33f8091d60f2c346ababe8b905ae08387037aed883953b7329af84',
+  'model/imagenet_labels.json': '8a6e56677bf4a5e24598bdbb7374b7f3024c55b528023a2cc2beb6ef302c8fb6',
+  'model/mobilenetv2-12-int8.onnx': '83530ad811bc31d2b60a5599a21265a5057608c9b044b4ee758cc22f2309f54f',
+  'model/yolox_nano.onnx': '695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14',
+  'coco/000000000139.jpg': 'ffe0f0cec3b2e27aab1967229cdf0a0d7751dcdd5800322f0b8ac0dffb3b8a8d',
+  'coco/000000000632.jpg': 'a4cd7f45ac1ce27eaafb254b23af7c0b18a064be08870ceaaf03b2147f2ce550',
+  'coco/000000000776.jpg': '1dd31e9059c491992be2f562624eb4093e17aee08b4f7baf5ff9ea24543b0a33',
+  'coco/000000000802.jpg': 'd5b79e7fa716f85ca86f46e5f518da9b6c5e26414925624d76e6476861aec495',
+  'coco/000000000885.jpg': '1c67b783f78b18ddb5dd20aaba4d4aacaf98e5277051688a96da096afa9cdf1f',
+  'coco/000000001268.jpg': '8e85a2e71ee512fe748a3a3be9bb40b8591e8c501c0f3896efcb5be5999ec236',
+  'coco/000000001353.jpg': '1cccef217a1e5eec2acc74d7c08a105da3ef6fdb8514e221cdea9b0b373b60ea',
+  'coco/000000001490.jpg': 'a044804a0b0186a1267acae34975932f14ede96c4a2b78fcee74e6c2fbd8414d',
+  'coco/000000001532.jpg': '974f2af6d81f65627a680ea9f42bdee1067a0ddcdb9f8e7a945bacd21d4dc2ce',
+  'coco/000000001675.jpg': '6ba641627c08ef424b7dc3e6cee069aa0dd49615a31c54ae0de1ecd1fabd9dea',
+  'coco/000000001818.jpg': 'e638b349929d13bb27e148f4303a576e0a964ef81c0907d36748e0adb822a8e6',
+  'coco/000000002006.jpg': 'eda4af13818b566f8fa4f479e76286ad90cd5da2e8dfd530be0ab3637e1482ed',
+  'coco/000000002153.jpg': '8795ff243cf20405bd442631d5d1cb7e60665dd459c8d57f5764333808dd49fd',
+  'coco/000000002261.jpg': '1a0ad595a5675bdc7a5e95c04def56109c00d61168fd826158322fd538d70279',
+  'coco/000000002431.jpg': 'fa0ce7b066c2fe7bd0892aa2c6361943148db9766de60241e69d8026a18e05ad',
+  'coco/000000002532.jpg': 'fc017f5308d348bdb6011f2312b10853ccd780a4a7369f48774ef67f499f2e77',
+  'coco/000000002592.jpg': 'ffa3d472d44184b1f48878f7b097189723e57a24f36c44c29e4bc561110fbf41',
+  'coco/000000002923.jpg': '46d2a5feb3f953b59316daee47b45332f07ebde1f88eb361f29b35c1fbbb62e0',
+  'coco/000000003255.jpg': 'c075f51a798e65d23e1c65a3fcc7736aeae4e03fbdd126f6d6b82cb07957d28b',
+  'coco/000000003553.jpg': '4286197d2b6fc18809a37a4ef3035109509fcf52782fb83894835faaa5743bea',
+  'coco/000000003845.jpg': 'd5c4394c712e5c24586f2531e2adf25d14e398993cc12af561ca760f20881df0',
+  'coco/000000004134.jpg': '2c922f6ec30f9c4eca2b373c8808f63979c26f4d89242754b3576bf78db1108b',
+  'coco/000000004495.jpg': 'cf670ca35fb16e59ecce82eecf9bf1f60d2ee333be81b61c4ea390be2c7e7b2b',
+  'coco/000000004795.jpg': '6f8994bac6aef0602d4aa4397ecd4b7d579f5b18f66058a2df021352dd22bdc6',
+  'coco/000000005037.jpg': 'b47318f2a6f652027f6435c462fae0567d925f67ab3279d08d5da2f322322dda',
+  'coco/000000005193.jpg': '2f0360e89d71b146cbfaee05e934303864fa61d9bf1a1f5cc0c2e508b8191b8d',
+  'coco/000000005503.jpg': 'ff95bf5ddb4bdbd7f4f0f96d963cd941a0a2b38cfcf7832f25113e8441a443c6',
+  'coco/000000005586.jpg': 'd7c4ce5acc9c578c41ff04aa60e610423e304e66b77fff92df501c207460b349',
+  'coco/000000005992.jpg': 'c33842fbbd9626843b93ede50dd4908221cb0c9bf9837f58861354eec2a4ec56',
+  'coco/000000006040.jpg': 'ac74264bbc3356e0cb87cdc2edac2e2f7e519ae2c16b0a4e2b943a695163ebf6',
+  'coco/000000006460.jpg': '2526fc01ddf5bef5c5e6e1f665d63b6bc95d8ec14eab286dc080e95f9a3642cd',
+  'coco/000000006614.jpg': '5c4214d0503ea4ad699298cdca84ab631496d58d0ccdc4f6bafba9553fe067c6',
+  'coco/000000006763.jpg': 'e3d8430df8ae6fd8021ca48ce988bcb8a1ae648be8bd3b73b1f0cc9c37f82484',
+  'coco/000000006818.jpg': '99479f61ef2931ea70e161db0859e8706c6e48f13e8cb0798959f52433b01b98',
+  'coco/000000006954.jpg': '59471a9bed5c28ac2f3ad56af1799340d6acb90f7c87d1f60360d1a9466e89ea',
+  'coco/000000007108.jpg': 'fe22617b02d85f3d180db14af3c300e95d259ae81035452a03f57b79e056fb78',
+  'coco/000000007281.jpg': '57f3508e600d3370320487dde8665f208f11612a11caac0801c7f5fc19188ac3',
+  'coco/000000007511.jpg': '105e70c573b87d7e3f034e1dc08cedcced39be4e52197139f52616c920dda3d7',
+  'coco/000000007784.jpg': '2b472f58ae604977c3c288320aed7fa8823043758e1b40b9cede91921d7154eb',
+  'coco/000000007816.jpg': '00132e042709fc7a66797374a42ff72d493a945d01afe2a48e5a526116a2aabe',
+  'coco/000000007888.jpg': '7c735e89b3699afc510053412ddea8e0370a1a5a2c9096713a5b255567747442',
+  'coco/000000007991.jpg': '63c6fae2e3defd4bc1c6f346806aef03eb11ccbd7c6bda3e479d1fbafd486db1',
+  'coco/000000008211.jpg': '8a52b7177994a207b4f463d591c3c0f1ffd00b42dcdf17cc8f8984bfae17d110',
+  'coco/000000008532.jpg': '237e72d5ffb557b5052b918c01a4fb15e6bb7dd2151bba9c0538de0024c941f9',
+  'coco/000000008690.jpg': 'feca143d5e249b9fcaca7090c2400125ee19c7ad883c11fffe55e8bb451e7429',
+  'coco/000000008844.jpg': 'bd8133fe5862ea2b0b308db3c1d96b23012f2f667d43cb524d35ac1b710670a4',
+  'coco/000000009378.jpg': '39ac6327aa1b887ff2ae06588576f497d642bbbf3682eb1eada4574087fcc1e5',
+  'coco/000000009448.jpg': 'bd6ac1c94ef4599bd7f9d0f43ba0dab52b0afc34a872ee3acc83a20c8e8a6f3f',
+  'coco/000000009590.jpg': '93cdd55e59cf7d32c481ca5b00b1b9c64f8b8f44020f64a97752a767fd7571ee',
+  'coco/000000009772.jpg': 'ab798f0ee5d1bed52376a5ee8bfbd973cb4c4fface481a9bc7a3ff5d9c57b4c7',
+  'media/coco_slideshow_360p.mp4': '743fe8d54e4295be193ee8984d115ecffcbcbd0390f0a7a146565b3d9992b6b3',
+  'media/coco_slideshow_720p.mp4': 'fdf2d7eb4c46fec8a23de8430a231a2e0923525eec074df951b9455557bb3032',
+};
+
+const ROOT = projectRoot();
+const SHARED = resolve(ROOT, '..', 'shared');
+const CACHE = join(ROOT, '.cache', 'fixtures');
+
+const SUBDIR: Record<FixtureKind, string> = { model: 'models', coco: join('media', 'coco'), media: 'media' };
+
+/** True when the shared development copies (models and media) are beside the project. */
+export function sharedAvailable(): boolean {
+  return existsSync(join(SHARED, 'models', 'yolox_nano.onnx')) && existsSync(join(SHARED, 'media', 'coco'));
+}
+
+function urlsFor(kind: FixtureKind, name: string): { urls: string[]; convert?: (b: Buffer) => Buffer } {
+  if (kind === 'coco') return { urls: [`http://images.cocodataset.org/val2017/${name}`] };
+  if (kind === 'media') {
+    throw new Error(
+      `fixture media/${name} is not in ${join(SHARED, 'media')} and cannot be downloaded: the slideshow clips ` +
+        'exist only as the shared development copies; put them in ../shared/media',
+    );
+  }
+  for (const spec of loadManifest()) {
+    for (const item of fetchItems(spec)) {
+      if (item.file === name) return { urls: item.urls, convert: item.convert };
+    }
+  }
+  throw new Error(`fixture model/${name}: no model in models/manifest.yaml uses a file of that name`);
+}
+
+const pending = new Map<string, Promise<string>>();
+
+/**
+ * Absolute path of a fixture file, e.g. fixturePath('coco', '000000000139.jpg'),
+ * fixturePath('model', 'yolox_nano.onnx'), fixturePath('media', 'coco_slideshow_360p.mp4').
+ */
+export function fixturePath(kind: FixtureKind, name: string): Promise<string> {
+  const key = `${kind}/${name}`;
+  let p = pending.get(key);
+  if (p === undefined) {
+    p = locate(kind, name, key);
+    pending.set(key, p);
+    p.catch(() => pending.delete(key));
+  }
+  return p;
+}
+
+async function locate(kind: FixtureKind, name: string, key: string): Promise<string> {
+  const shared = join(SHARED, SUBDIR[kind], name);
+  if (existsSync(shared)) return shared;
+  const sha = FIXTURE_SHA256[key];
+  if (sha === undefined) throw new Error(`unknown fixture ${key}; known: ${Object.keys(FIXTURE_SHA256).join(', ')}`);
+  const cached = join(CACHE, SUBDIR[kind], name);
+  if (existsSync(cached) && (await sha256File(cached)) === sha) return cached;
+  const { urls, convert } = urlsFor(kind, name);
+  const res = await downloadVerified(urls, cached, sha, { convert, timeoutMs: 120_000 });
+  if (!res.ok) {
+    throw new Error(`fixture ${key} is not in ${SHARED} and could not be downloaded:\n  ${res.errors.join('\n  ')}`);
+  }
+  return cached;
+}
