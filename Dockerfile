@@ -1,0 +1,82 @@
+# syntax=docker/dockerfile:1
+#
+# CPU image for ECS Fargate (linux/amd64 or linux/arm64).
+#   docker build -t stream-ml-service .
+#   docker build --build-arg SKIP_MODEL_FETCH=1 -t stream-ml-service .   # no network for models
+#   docker run --rm -p 8000:8000 -e APP_RTSP_URL=rtsp://camera/live stream-ml-service
+#
+# Debian bookworm (glibc), not Alpine: uWebSockets.js ships glibc binaries per
+# Node ABI only and would silently fall back to a slow JS server on musl
+# (see native-notes/uwebsockets.md). Node 20 because the binaries stop at ABI 115.
+
+ARG NODE_IMAGE=node:20-bookworm-slim
+
+# ---------------------------------------------------------------- build ----
+FROM ${NODE_IMAGE} AS build
+WORKDIR /app
+
+# .npmrc skips onnxruntime-node's CUDA download (CPU binaries ship in the npm
+# package). The env var says the same: npm warns it will stop passing unknown
+# .npmrc keys to install scripts, and the variable wins in either case.
+ENV ONNXRUNTIME_NODE_INSTALL=skip
+COPY package.json package-lock.json .npmrc ./
+RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+
+COPY tsconfig.json tsconfig.build.json ./
+COPY src ./src
+COPY models ./models
+RUN npm run build
+
+# Bake the models into the image so a task starts without reaching the
+# internet. SKIP_MODEL_FETCH=1 leaves them out (mount them and set
+# APP_MODELS_DIR instead). MODELS picks manifest names; empty = the default set.
+ARG SKIP_MODEL_FETCH=0
+ARG MODELS=""
+ENV APP_MODEL_CACHE_DIR=/app/.cache/models
+RUN mkdir -p "$APP_MODEL_CACHE_DIR" \
+ && if [ "$SKIP_MODEL_FETCH" != "1" ]; then npm run models:fetch -- $MODELS; fi
+
+# Production dependencies only for the runtime stage (tsx stays: models:fetch needs it).
+RUN npm prune --omit=dev --no-audit --no-fund
+
+# -------------------------------------------------------------- runtime ----
+FROM ${NODE_IMAGE} AS runtime
+
+# Debian's ffmpeg (5.1): RTSP `-timeout` is the socket timeout here, which the
+# ingest arguments rely on. tini reaps ffmpeg children and forwards SIGTERM.
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ffmpeg tini ca-certificates \
+ && rm -rf /var/lib/apt/lists/*
+
+WORKDIR /app
+ENV NODE_ENV=production \
+    APP_HOST=0.0.0.0 \
+    APP_PORT=8000 \
+    APP_MODEL_CACHE_DIR=/app/.cache/models \
+    APP_CAPTURE_DIR=/app/data/inference \
+    FFMPEG_BIN=/usr/bin/ffmpeg
+
+# Everything the service reads at run time, owned by root (read-only to the
+# app) except the two directories it writes: the model cache (sha256 store)
+# and capture output.
+COPY --from=build /app/package.json ./package.json
+COPY --from=build /app/node_modules ./node_modules
+COPY --from=build /app/dist ./dist
+COPY --from=build /app/models ./models
+COPY --from=build /app/src/api/static ./src/api/static
+COPY --from=build --chown=node:node /app/.cache/models ./.cache/models
+COPY config.example.yaml ./config.example.yaml
+RUN mkdir -p /app/data/inference && chown -R node:node /app/data
+
+# The `node` user (uid 1000) comes with the official image.
+USER node
+
+EXPOSE 8000
+# No curl in slim images: Node's own fetch probes /health.
+HEALTHCHECK --interval=15s --timeout=5s --start-period=30s --retries=3 \
+  CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.APP_PORT||8000)+'/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+STOPSIGNAL SIGTERM
+ENTRYPOINT ["/usr/bin/tini", "--"]
+# What `npm start` runs after its build step; npm itself is left out so that
+# SIGTERM reaches node directly.
+CMD ["node", "dist/main.js"]

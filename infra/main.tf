@@ -1,0 +1,30 @@
+data "aws_caller_identity" "current" {}
+
+locals {
+  # The container name the deploy workflow renders the new image into
+  # (.github/workflows/deploy.yml CONTAINER_NAME must match).
+  container_name = "app"
+
+  capture_bucket = var.capture_bucket_name != "" ? var.capture_bucket_name : "${var.name}-captures-${data.aws_caller_identity.current.account_id}"
+
+  tags = merge({ Service = var.name, ManagedBy = "terraform" }, var.tags)
+
+  # Keys are the service's APP_* variables (src/config/load.ts ENV_KEYS).
+  environment = merge({
+    APP_HOST              = "0.0.0.0"
+    APP_PORT              = tostring(var.container_port)
+    APP_LOG_LEVEL         = var.log_level
+    APP_MODEL_NAME        = var.model_name
+    APP_PROVIDER          = "cpu"
+    APP_DEMO_CAMERA       = "false"
+    APP_EMF_INTERVAL_S    = tostring(var.emf_interval_s)
+    APP_CAPTURE_INFERENCE = tostring(var.capture_inference)
+    APP_CAPTURE_S3_BUCKET = aws_s3_bucket.captures.id
+    APP_CAPTURE_S3_PREFIX = var.capture_prefix
+    APP_CAPTURE_S3_REGION = var.region
+  }, var.extra_environment)
+
+  secrets = var.rtsp_url_ssm_parameter_arn == "" ? [] : [
+    { name = "APP_RTSP_URL", valueFrom = var.rtsp_url_ssm_parameter_arn },
+  ]
+}

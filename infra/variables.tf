@@ -1,0 +1,229 @@
+# ------------------------------------------------------------- general ----
+variable "region" {
+  description = "AWS region for every resource."
+  type        = string
+  default     = "eu-west-1"
+}
+
+variable "name" {
+  description = "Name prefix for resources; also the ECS task family and service name."
+  type        = string
+  default     = "stream-ml-service"
+
+  validation {
+    condition     = can(regex("^[a-z0-9][a-z0-9-]{1,26}[a-z0-9]$", var.name))
+    error_message = "name must be 3-28 lowercase letters, digits or dashes: it becomes part of bucket and load balancer names (ALB names stop at 32)."
+  }
+}
+
+variable "tags" {
+  description = "Extra tags for every resource."
+  type        = map(string)
+  default     = {}
+}
+
+# ------------------------------------------------------------- network ----
+variable "vpc_id" {
+  description = "VPC the tasks (and the optional load balancer) run in."
+  type        = string
+}
+
+variable "subnet_ids" {
+  description = "Subnets for the Fargate tasks. Private subnets need a NAT gateway or VPC endpoints (ECR, S3, CloudWatch Logs)."
+  type        = list(string)
+}
+
+variable "assign_public_ip" {
+  description = "Give tasks a public IP (only for public subnets without NAT)."
+  type        = bool
+  default     = false
+}
+
+variable "allowed_ingress_cidrs" {
+  description = "CIDRs allowed to reach the container port directly when the load balancer is disabled."
+  type        = list(string)
+  default     = []
+}
+
+# ----------------------------------------------------------------- ECR ----
+variable "ecr_keep_images" {
+  description = "Tagged images kept in ECR; older ones expire."
+  type        = number
+  default     = 30
+}
+
+variable "force_delete" {
+  description = "Let terraform destroy the ECR repository and capture bucket even when not empty."
+  type        = bool
+  default     = false
+}
+
+# ----------------------------------------------------------------- ECS ----
+variable "image_tag" {
+  description = "Image tag terraform puts in the task definition; the deploy workflow replaces it with the commit SHA."
+  type        = string
+  default     = "latest"
+}
+
+variable "task_cpu" {
+  description = "Fargate task CPU units (1024 = 1 vCPU). Valid pairs with task_memory: see the Fargate task size table."
+  type        = number
+  default     = 2048
+}
+
+variable "task_memory" {
+  description = "Fargate task memory in MiB."
+  type        = number
+  default     = 4096
+}
+
+variable "cpu_architecture" {
+  description = "X86_64 or ARM64 (Graviton). The image must be built for it."
+  type        = string
+  default     = "X86_64"
+
+  validation {
+    condition     = contains(["X86_64", "ARM64"], var.cpu_architecture)
+    error_message = "cpu_architecture must be X86_64 or ARM64."
+  }
+}
+
+variable "container_port" {
+  description = "Port the service listens on (APP_PORT)."
+  type        = number
+  default     = 8000
+}
+
+variable "desired_count" {
+  description = "Tasks started at creation; autoscaling owns the count afterwards."
+  type        = number
+  default     = 1
+}
+
+variable "container_insights" {
+  description = "Enable CloudWatch Container Insights on the cluster."
+  type        = bool
+  default     = true
+}
+
+variable "log_retention_days" {
+  description = "CloudWatch Logs retention for the service log group."
+  type        = number
+  default     = 30
+}
+
+variable "log_level" {
+  description = "APP_LOG_LEVEL."
+  type        = string
+  default     = "info"
+}
+
+variable "model_name" {
+  description = "APP_MODEL_NAME: manifest name or alias of the model to run."
+  type        = string
+  default     = "mobilenet_v2_int8"
+}
+
+variable "emf_interval_s" {
+  description = "APP_EMF_INTERVAL_S: seconds between CloudWatch EMF metric lines; 0 disables."
+  type        = number
+  default     = 60
+}
+
+variable "rtsp_url_ssm_parameter_arn" {
+  description = "ARN of an SSM SecureString parameter holding the camera URL (APP_RTSP_URL); empty for none. Camera URLs often carry credentials, so they are not plain environment."
+  type        = string
+  default     = ""
+}
+
+variable "extra_environment" {
+  description = "More APP_* variables for the container."
+  type        = map(string)
+  default     = {}
+}
+
+# --------------------------------------------------------- autoscaling ----
+variable "min_capacity" {
+  description = "Fewest tasks."
+  type        = number
+  default     = 1
+}
+
+variable "max_capacity" {
+  description = "Most tasks. Every task ingests every configured camera: raise this for REST /predict load, not for more cameras."
+  type        = number
+  default     = 4
+}
+
+variable "cpu_target_percent" {
+  description = "Average service CPU utilisation the target-tracking policy aims for."
+  type        = number
+  default     = 60
+}
+
+# ------------------------------------------------------------- capture ----
+variable "capture_bucket_name" {
+  description = "S3 bucket for inference captures; empty = <name>-captures-<account id>."
+  type        = string
+  default     = ""
+}
+
+variable "capture_prefix" {
+  description = "Key prefix under which the service writes captures; the task role may write only there."
+  type        = string
+  default     = "inference"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9!_.*'()-]+(/[A-Za-z0-9!_.*'()-]+)*$", var.capture_prefix))
+    error_message = "capture_prefix must be a non-empty key prefix without leading or trailing slash."
+  }
+}
+
+variable "capture_inference" {
+  description = "APP_CAPTURE_INFERENCE: save inferred frames (and upload them to the bucket)."
+  type        = bool
+  default     = false
+}
+
+variable "capture_retention_days" {
+  description = "Captured objects expire after this many days."
+  type        = number
+  default     = 30
+}
+
+# ----------------------------------------------------------------- ALB ----
+variable "enable_alb" {
+  description = "Put an Application Load Balancer in front of the service."
+  type        = bool
+  default     = false
+}
+
+variable "alb_subnet_ids" {
+  description = "Subnets for the load balancer (public ones for an internet-facing ALB); at least two AZs."
+  type        = list(string)
+  default     = []
+}
+
+variable "alb_internal" {
+  description = "Make the load balancer internal."
+  type        = bool
+  default     = false
+}
+
+variable "alb_ingress_cidrs" {
+  description = "CIDRs allowed to reach the load balancer."
+  type        = list(string)
+  default     = ["0.0.0.0/0"]
+}
+
+variable "alb_certificate_arn" {
+  description = "ACM certificate for an HTTPS listener; empty = HTTP only."
+  type        = string
+  default     = ""
+}
+
+variable "alb_idle_timeout" {
+  description = "Seconds an idle connection stays open; above the SSE heartbeat (15 s) so streams survive."
+  type        = number
+  default     = 120
+}
