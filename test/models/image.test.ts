@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { crc32 } from 'node:zlib';
-import sharp from 'sharp';
+import sharp, { type Sharp } from 'sharp';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { decodeImageForModel, ImageInputError, sniffImageFormat } from '../../src/models/image.js';
 import type { ModelInputSpec } from '../../src/models/types.js';
@@ -14,7 +14,7 @@ function spec(width: number, height: number, resize: ModelInputSpec['resize'], p
 }
 const limits = { maxPixels: 40_000_000 };
 
-function solid(width: number, height: number, rgb: [number, number, number]): sharp.Sharp {
+function solid(width: number, height: number, rgb: [number, number, number]): Sharp {
   return sharp({ create: { width, height, channels: 3, background: { r: rgb[0], g: rgb[1], b: rgb[2] } } });
 }
 
