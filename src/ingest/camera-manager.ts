@@ -1,0 +1,294 @@
+/**
+ * Main-thread owner of the cameras: one frame ring and one decoder worker per
+ * camera. Frames reach the engine only through the ring; this class reports
+ * state and status, and guarantees that no ffmpeg outlives a camera.
+ */
+import { Worker } from 'node:worker_threads';
+import type { CameraConfig, StreamsConfig } from '../config/schema.js';
+import type { FrameArena } from '../frames/ring.js';
+import type { ModelInputSpec } from '../models/types.js';
+import { workerEntry } from '../engine/worker-entry.js';
+import { logger, type Logger } from '../telemetry/logger.js';
+import { CaptureBuffer, type CapturedFrame } from './capture-buffer.js';
+import type { DecoderInit, DecoderTick, FromDecoder, ToDecoder } from './decoder-protocol.js';
+import { resolveFfmpegPath } from './ffmpeg-path.js';
+import { sourceKindOf } from './source.js';
+import type { CameraState, CameraStatus } from './types.js';
+
+export { openFrameStream, type FrameStream, type FrameStreamOptions } from './frame-stream.js';
+
+export interface CameraManagerOptions {
+  arena: FrameArena;
+  streams: StreamsConfig;
+  input: ModelInputSpec;
+  /** Resolved once on first add when absent (see resolveFfmpegPath). */
+  ffmpegPath?: string;
+  /** Longest side of the capture-size output per camera; 0 = no capture output. */
+  captureMaxSide?: (camera: CameraConfig) => number;
+  log?: Logger;
+  /** How long a stopping worker gets before it is terminated and its ffmpeg killed. */
+  stopTimeoutMs?: number;
+}
+
+export interface CameraHandle {
+  id: string;
+  config: CameraConfig;
+  ringIndex: number;
+  /** Ingest-side status; fps_out and frames_out are 0 (the app overlays the engine's). */
+  status(): CameraStatus;
+  /** Copy of the capture-size frame for `frameNo`, or the nearest newer one held; null when none. */
+  captureFrame(frameNo: number): CapturedFrame | null;
+}
+
+export type StateListener = (id: string, state: CameraState, error: string | null) => void;
+
+/** add() refused: the id is in use or every ring is taken. */
+export class CameraManagerError extends Error {
+  override readonly name = 'CameraManagerError';
+  constructor(
+    message: string,
+    readonly code: 'camera_exists' | 'no_free_ring',
+  ) {
+    super(message);
+  }
+}
+
+// pids of every ffmpeg any manager's workers run, killed if the process exits
+// before the workers could stop them.
+const allPids = new Set<number>();
+let exitHook = false;
+function installExitHook(): void {
+  if (exitHook) return;
+  exitHook = true;
+  process.on('exit', () => {
+    for (const pid of allPids) {
+      try {
+        process.kill(pid, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }
+  });
+}
+
+class Camera implements CameraHandle {
+  state: CameraState = 'connecting';
+  lastError: string | null = null;
+  tick: DecoderTick = { fps_in: 0, frames_dropped: 0, reconnects: 0, last_error: null, last_frame_at: null };
+  capture: CaptureBuffer | null = null;
+  readonly pids = new Set<number>();
+  readonly startedAt = new Date().toISOString();
+  stopping: Promise<void> | null = null;
+
+  constructor(
+    readonly config: CameraConfig,
+    readonly ringIndex: number,
+    private readonly arena: FrameArena,
+    readonly worker: Worker,
+  ) {}
+
+  get id(): string {
+    return this.config.id;
+  }
+
+  status(): CameraStatus {
+    const ring = this.arena.ring(this.ringIndex);
+    const counters = ring.counters();
+    // Newest committed frame's time, read from the ring itself (exact, not a tick old).
+    let newestNo = 0;
+    let newestAt = 0;
+    for (let s = 0; s < ring.slots; s++) {
+      const no = ring.frameNo(s);
+      if (no > newestNo) {
+        newestNo = no;
+        newestAt = ring.capturedAtMs(s);
+      }
+    }
+    return {
+      id: this.id,
+      url: this.config.url,
+      kind: sourceKindOf(this.config.url),
+      state: this.state,
+      last_frame_age_ms: newestNo > 0 ? Math.max(0, Date.now() - newestAt) : null,
+      fps_in: this.tick.fps_in,
+      fps_out: 0,
+      drops: { overwritten: counters.overwritten, superseded: counters.superseded, busy: counters.busy },
+      frames_in: counters.written,
+      frames_out: 0,
+      reconnects: this.tick.reconnects,
+      last_error: this.lastError ?? this.tick.last_error,
+      source_width: ring.sourceWidth(),
+      source_height: ring.sourceHeight(),
+      started_at: this.startedAt,
+    };
+  }
+
+  captureFrame(frameNo: number): CapturedFrame | null {
+    return this.capture ? this.capture.read(frameNo) : null;
+  }
+}
+
+export class CameraManager {
+  private readonly cameras = new Map<string, Camera>();
+  private readonly listeners = new Set<StateListener>();
+  private ffmpegPath: string | undefined;
+  private readonly log: Logger;
+
+  constructor(private readonly opts: CameraManagerOptions) {
+    this.ffmpegPath = opts.ffmpegPath;
+    this.log = opts.log ?? logger().child({ component: 'ingest' });
+    installExitHook();
+  }
+
+  /** Allocates a ring and starts the camera's decoder worker. Source problems show as the camera's state, not as a throw. */
+  async add(config: CameraConfig): Promise<CameraHandle> {
+    if (this.cameras.has(config.id)) throw new CameraManagerError(`camera ${JSON.stringify(config.id)} already exists`, 'camera_exists');
+    this.ffmpegPath ??= await resolveFfmpegPath();
+    if (this.cameras.has(config.id)) throw new CameraManagerError(`camera ${JSON.stringify(config.id)} already exists`, 'camera_exists');
+    const { arena, streams, input } = this.opts;
+    const ringIndex = arena.allocate(config.id);
+    if (ringIndex < 0) {
+      throw new CameraManagerError(`no free ring: all ${arena.size} frame rings are in use (raise streams.max_cameras)`, 'no_free_ring');
+    }
+    const init: DecoderInit = {
+      arena: arena.handle,
+      ringIndex,
+      camera: config,
+      streams,
+      output: { width: input.width, height: input.height, resize: input.resize, pad_value: input.pad_value },
+      ffmpegPath: this.ffmpegPath,
+      captureMaxSide: this.opts.captureMaxSide?.(config) ?? 0,
+    };
+    const entry = workerEntry(import.meta.url, './decoder-worker');
+    let worker: Worker;
+    try {
+      worker = new Worker(entry.filename, { argv: entry.argv, execArgv: entry.execArgv, workerData: init, name: `decoder ${config.id}` });
+    } catch (err) {
+      arena.free(ringIndex);
+      throw err;
+    }
+    const camera = new Camera(config, ringIndex, arena, worker);
+    this.cameras.set(config.id, camera);
+    worker.on('message', (message: FromDecoder) => this.onMessage(camera, message));
+    worker.on('error', (err) => {
+      this.log.error({ camera: config.id, err: err.message }, 'decoder worker failed');
+      this.setState(camera, 'error', `decoder worker failed: ${err.message}`);
+    });
+    worker.on('exit', () => {
+      // Whatever the worker could not stop is killed here.
+      for (const pid of camera.pids) killQuietly(pid);
+      camera.pids.clear();
+    });
+    return camera;
+  }
+
+  /** Stops the worker and its ffmpeg (awaited), frees the ring. False when no such camera. */
+  async remove(id: string): Promise<boolean> {
+    const camera = this.cameras.get(id);
+    if (!camera) return false;
+    await this.stop(camera);
+    if (this.cameras.get(id) === camera) {
+      this.cameras.delete(id);
+      this.opts.arena.free(camera.ringIndex);
+    }
+    return true;
+  }
+
+  get(id: string): CameraHandle | undefined {
+    return this.cameras.get(id);
+  }
+
+  list(): CameraHandle[] {
+    return [...this.cameras.values()];
+  }
+
+  onStateChange(listener: StateListener): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Stops every camera; resolves when no ffmpeg is left. */
+  async close(): Promise<void> {
+    await Promise.all([...this.cameras.keys()].map((id) => this.remove(id)));
+  }
+
+  private setState(camera: Camera, state: CameraState, error: string | null): void {
+    camera.lastError = error;
+    if (camera.state === state) return;
+    camera.state = state;
+    for (const listener of this.listeners) {
+      try {
+        listener(camera.id, state, error);
+      } catch (err) {
+        this.log.error({ camera: camera.id, err: (err as Error).message }, 'camera state listener failed');
+      }
+    }
+  }
+
+  private onMessage(camera: Camera, message: FromDecoder): void {
+    switch (message.type) {
+      case 'state':
+        this.setState(camera, message.state, message.error);
+        break;
+      case 'status':
+        camera.tick = message.tick;
+        break;
+      case 'capture':
+        camera.capture = new CaptureBuffer(message.handle);
+        break;
+      case 'spawn':
+        camera.pids.add(message.pid);
+        allPids.add(message.pid);
+        break;
+      case 'exit':
+        camera.pids.delete(message.pid);
+        allPids.delete(message.pid);
+        break;
+      case 'log':
+        if (message.level === 'warn') this.log.warn({ camera: camera.id }, `ffmpeg: ${message.line}`);
+        else this.log.debug({ camera: camera.id }, `ffmpeg: ${message.line}`);
+        break;
+      case 'stopped':
+        break;
+    }
+  }
+
+  private stop(camera: Camera): Promise<void> {
+    camera.stopping ??= (async () => {
+      const { worker } = camera;
+      const timeoutMs = this.opts.stopTimeoutMs ?? 5000;
+      const done = new Promise<void>((resolve) => {
+        const onMessage = (m: FromDecoder): void => {
+          if (m.type === 'stopped') finish();
+        };
+        const finish = (): void => {
+          worker.off('message', onMessage);
+          worker.off('exit', finish);
+          clearTimeout(timer);
+          resolve();
+        };
+        const timer = setTimeout(finish, timeoutMs);
+        worker.on('message', onMessage);
+        worker.on('exit', finish);
+      });
+      worker.postMessage({ type: 'stop' } satisfies ToDecoder);
+      await done;
+      await worker.terminate();
+      for (const pid of camera.pids) {
+        killQuietly(pid);
+        allPids.delete(pid);
+      }
+      camera.pids.clear();
+      this.setState(camera, 'stopped', camera.lastError);
+    })();
+    return camera.stopping;
+  }
+}
+
+function killQuietly(pid: number): void {
+  try {
+    process.kill(pid, 'SIGKILL');
+  } catch {
+    // already gone
+  }
+}

@@ -1,0 +1,40 @@
+/** Messages between the camera manager (main thread) and a decoder worker. */
+import type { CameraConfig } from '../config/schema.js';
+import type { FrameArenaHandle } from '../frames/ring.js';
+import type { CaptureBufferHandle } from './capture-buffer.js';
+import type { OutputGeometry } from './ffmpeg-args.js';
+import type { FfmpegLogLevel } from './stderr-log.js';
+import type { SupervisorStreams } from './supervisor.js';
+import type { CameraState } from './types.js';
+
+/** workerData of a decoder worker. */
+export interface DecoderInit {
+  arena: FrameArenaHandle;
+  ringIndex: number;
+  camera: CameraConfig;
+  streams: SupervisorStreams;
+  output: OutputGeometry;
+  ffmpegPath: string;
+  /** > 0: also produce capture-size frames (longest side ≤ this). */
+  captureMaxSide: number;
+  statusIntervalMs?: number;
+}
+
+export type ToDecoder = { type: 'stop' };
+
+export interface DecoderTick {
+  fps_in: number;
+  frames_dropped: number;
+  reconnects: number;
+  last_error: string | null;
+  last_frame_at: number | null;
+}
+
+export type FromDecoder =
+  | { type: 'state'; state: CameraState; error: string | null }
+  | { type: 'status'; tick: DecoderTick }
+  | { type: 'capture'; handle: CaptureBufferHandle }
+  | { type: 'spawn'; pid: number }
+  | { type: 'exit'; pid: number }
+  | { type: 'log'; level: FfmpegLogLevel; line: string }
+  | { type: 'stopped' };

@@ -1,0 +1,254 @@
+/**
+ * Keeps one camera's ffmpeg alive: connect, stream, and on failure reconnect
+ * with backoff. A watchdog kills an ffmpeg that delivers no frame for
+ * stall_timeout_ms (a frozen server can hang it forever, even with -timeout);
+ * an exit of a live source, even with code 0, means reconnect. Runs in any
+ * thread: the decoder worker for cameras, the main thread for openFrameStream.
+ *
+ *   connecting → streaming ⇄ frozen
+ *        ↓           ↓
+ *   reconnecting / stalled → streaming …;  ended (finite file);  error (bad source);  stopped
+ */
+import type { CameraConfig, StreamsConfig } from '../config/schema.js';
+import { Backoff } from './backoff.js';
+import { buildFfmpegArgs, CAPTURE_FD, PRIMARY_FD, type OutputGeometry } from './ffmpeg-args.js';
+import { FrameReader, type FrameSink } from './frame-reader.js';
+import { FrozenDetector } from './frozen.js';
+import { endsCleanly, resolveSource, SourceError, type SourceEnv } from './source.js';
+import type { FfmpegLogLevel } from './stderr-log.js';
+import type { CameraState } from './types.js';
+
+export type SupervisorStreams = Pick<StreamsConfig, 'default_fps' | 'reconnect' | 'stall_timeout_ms' | 'frozen_after_ms' | 'ffmpeg_log_lines_per_minute'>;
+
+/** A sink whose size the supervisor decides (from the output geometry). */
+export type FrameTarget = Omit<FrameSink, 'size'>;
+
+export interface SupervisorEvents {
+  onState?(state: CameraState, error: string | null): void;
+  onSourceSize?(width: number, height: number): void;
+  onLog?(level: FfmpegLogLevel, line: string): void;
+  /** Each ffmpeg started and ended, so an owner in another thread can kill leftovers. */
+  onSpawn?(pid: number): void;
+  onExit?(pid: number): void;
+}
+
+export interface SupervisorOptions {
+  camera: CameraConfig;
+  streams: SupervisorStreams;
+  ffmpegPath: string;
+  output: OutputGeometry;
+  frames: FrameTarget;
+  /** Second, capture-size output (longest side ≤ maxSide). */
+  capture?: { maxSide: number; target: FrameTarget };
+  events?: SupervisorEvents;
+  sourceEnv?: SourceEnv;
+  random?: () => number;
+  /** SIGTERM → SIGKILL grace when stopping. */
+  stopGraceMs?: number;
+}
+
+export interface SupervisorStats {
+  state: CameraState;
+  lastError: string | null;
+  /** Frames delivered to the frame target. */
+  framesIn: number;
+  /** Frames ffmpeg produced that the target had no room for. */
+  framesDropped: number;
+  reconnects: number;
+  lastFrameAt: number | null;
+  sourceWidth: number;
+  sourceHeight: number;
+}
+
+export class StreamSupervisor {
+  private stateValue: CameraState = 'connecting';
+  private lastError: string | null = null;
+  private reader: FrameReader | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private watchdog: NodeJS.Timeout | null = null;
+  private stopping = false;
+  private stopped: Promise<void> | null = null;
+  private readonly backoff: Backoff;
+  private readonly frozen: FrozenDetector;
+  private attemptStartedAt = 0;
+  private streamingSince = 0;
+  private watchdogFired = false;
+  private framesIn = 0;
+  private framesDroppedBefore = 0;
+  private reconnects = 0;
+  private lastFrameAt: number | null = null;
+  private sourceWidth = 0;
+  private sourceHeight = 0;
+  private frameBytes = 0;
+  private current: Uint8Array | null = null;
+  private readonly primary: FrameSink;
+
+  constructor(private readonly opts: SupervisorOptions) {
+    this.backoff = new Backoff(opts.streams.reconnect, opts.random);
+    this.frozen = new FrozenDetector(opts.streams.frozen_after_ms);
+    const target = opts.frames;
+    const output = opts.output;
+    this.primary = {
+      size: output === 'original' ? null : { width: output.width, height: output.height },
+      onSize: (w, h) => {
+        this.frameBytes = w * h * 3;
+        target.onSize?.(w, h);
+      },
+      acquire: () => (this.current = target.acquire()),
+      commit: () => this.onFrame(target),
+      abort: () => {
+        this.current = null;
+        target.abort();
+      },
+    };
+  }
+
+  get state(): CameraState {
+    return this.stateValue;
+  }
+
+  stats(): SupervisorStats {
+    return {
+      state: this.stateValue,
+      lastError: this.lastError,
+      framesIn: this.framesIn,
+      framesDropped: this.framesDroppedBefore + (this.reader?.counts(PRIMARY_FD).dropped ?? 0),
+      reconnects: this.reconnects,
+      lastFrameAt: this.lastFrameAt,
+      sourceWidth: this.sourceWidth,
+      sourceHeight: this.sourceHeight,
+    };
+  }
+
+  start(): void {
+    if (this.reader || this.retryTimer || this.stopping) return;
+    this.attempt();
+  }
+
+  /** Stops ffmpeg (SIGTERM, then SIGKILL) and resolves once it is reaped. */
+  stop(): Promise<void> {
+    this.stopped ??= (async () => {
+      this.stopping = true;
+      this.clearTimers();
+      const reader = this.reader;
+      if (reader) await reader.stop(this.opts.stopGraceMs ?? 2000);
+      this.setState('stopped', this.lastError);
+    })();
+    return this.stopped;
+  }
+
+  private setState(state: CameraState, error: string | null): void {
+    this.lastError = error;
+    if (state === this.stateValue) return;
+    this.stateValue = state;
+    this.opts.events?.onState?.(state, error);
+  }
+
+  private clearTimers(): void {
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    if (this.watchdog) clearInterval(this.watchdog);
+    this.retryTimer = null;
+    this.watchdog = null;
+  }
+
+  private onFrame(target: FrameTarget): void {
+    const now = Date.now();
+    const pixels = this.current;
+    this.current = null;
+    // Hash before commit: after it the slot belongs to the readers.
+    const frozen = pixels ? this.frozen.update(pixels, this.frameBytes, now) : false;
+    target.commit();
+    this.framesIn++;
+    this.lastFrameAt = now;
+    if (this.streamingSince === 0) this.streamingSince = now;
+    if (frozen) {
+      if (this.stateValue !== 'frozen') this.setState('frozen', `picture unchanged for ${this.opts.streams.frozen_after_ms} ms`);
+    } else if (this.stateValue !== 'streaming') {
+      this.setState('streaming', null);
+    }
+  }
+
+  private attempt(): void {
+    this.retryTimer = null;
+    if (this.stopping) return;
+    const { camera, streams } = this.opts;
+    let source;
+    try {
+      source = resolveSource(camera, this.opts.sourceEnv);
+    } catch (err) {
+      const message = err instanceof SourceError ? err.message : `bad camera source: ${(err as Error).message}`;
+      this.setState('error', message);
+      // The file or device may appear later: keep looking, slowly.
+      this.schedule();
+      return;
+    }
+
+    const sinks = new Map<number, FrameSink>([[PRIMARY_FD, this.primary]]);
+    if (this.opts.capture) sinks.set(CAPTURE_FD, { size: null, ...this.opts.capture.target });
+    const args = buildFfmpegArgs({
+      source,
+      camera,
+      defaultFps: streams.default_fps,
+      output: this.opts.output,
+      captureMaxSide: this.opts.capture?.maxSide,
+      ioTimeoutMs: Math.max(streams.stall_timeout_ms, 5000),
+    });
+
+    this.attemptStartedAt = Date.now();
+    this.streamingSince = 0;
+    this.watchdogFired = false;
+    this.frozen.reset();
+    const reader = new FrameReader({
+      ffmpegPath: this.opts.ffmpegPath,
+      args,
+      sinks,
+      logLinesPerMinute: streams.ffmpeg_log_lines_per_minute,
+      onLog: this.opts.events?.onLog,
+      onSourceSize: (w, h) => {
+        this.sourceWidth = w;
+        this.sourceHeight = h;
+        this.opts.events?.onSourceSize?.(w, h);
+      },
+    });
+    this.reader = reader;
+    const pid = reader.pid;
+    if (pid !== undefined) this.opts.events?.onSpawn?.(pid);
+    const lastFrameAtStart = this.lastFrameAt;
+
+    const check = Math.max(50, Math.min(1000, Math.floor(streams.stall_timeout_ms / 4)));
+    this.watchdog = setInterval(() => {
+      const since = this.lastFrameAt !== lastFrameAtStart && this.lastFrameAt !== null ? this.lastFrameAt : this.attemptStartedAt;
+      if (Date.now() - since <= streams.stall_timeout_ms) return;
+      this.watchdogFired = true;
+      this.setState('stalled', `no frame for ${streams.stall_timeout_ms} ms; restarting ffmpeg`);
+      reader.kill('SIGKILL');
+    }, check);
+
+    void reader.exited.then((exit) => {
+      if (pid !== undefined) this.opts.events?.onExit?.(pid);
+      if (this.watchdog) clearInterval(this.watchdog);
+      this.watchdog = null;
+      this.framesDroppedBefore += reader.counts(PRIMARY_FD).dropped;
+      this.reader = null;
+      if (this.stopping) return;
+      if (exit.code === 0 && endsCleanly(source, camera)) {
+        this.setState('ended', null);
+        return;
+      }
+      if (this.streamingSince > 0 && Date.now() - this.streamingSince >= streams.reconnect.reset_after_ms) this.backoff.reset();
+      this.reconnects++;
+      if (this.watchdogFired) {
+        this.setState('stalled', this.lastError);
+      } else {
+        const why = exit.error ?? (exit.code === 0 ? 'stream ended' : `ffmpeg exited with ${exit.signal ?? `code ${exit.code}`}`);
+        this.setState('reconnecting', why);
+      }
+      this.schedule();
+    });
+  }
+
+  private schedule(): void {
+    if (this.stopping) return;
+    this.retryTimer = setTimeout(() => this.attempt(), this.backoff.next());
+  }
+}
