@@ -6,6 +6,8 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig, type AppConfig, type CameraConfig } from '../../src/config/schema.js';
 import { startService, type RunningService } from '../../src/app/service.js';
+import { findSpec, loadManifest } from '../../src/models/registry.js';
+import { fixturePath } from './fixtures.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 export const SHARED = join(PROJECT_ROOT, '..', 'shared');
@@ -41,8 +43,20 @@ export interface TestService {
   stop(): Promise<void>;
 }
 
+/**
+ * Makes sure the model's files are on disk (../shared, or fetched into the
+ * fixture cache and verified) and points models_dir at them.
+ */
+export async function withModelFiles(config: AppConfig): Promise<AppConfig> {
+  if (config.model.models_dir) return config;
+  const spec = findSpec(loadManifest(), config.model.name, config.model.aliases);
+  const modelPath = await fixturePath('model', spec.file);
+  await fixturePath('model', spec.labels_file);
+  return { ...config, model: { ...config.model, models_dir: dirname(modelPath) } };
+}
+
 export async function startTestService(overrides: ConfigOverrides = {}): Promise<TestService> {
-  const service = await startService(testConfig(overrides), { projectRoot: PROJECT_ROOT });
+  const service = await startService(await withModelFiles(testConfig(overrides)), { projectRoot: PROJECT_ROOT });
   return { baseUrl: `http://127.0.0.1:${service.port}`, service, stop: () => service.stop() };
 }
 
