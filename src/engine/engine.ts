@@ -200,11 +200,18 @@ export class InferenceEngine {
     return problems;
   }
 
-  /** Stops dispatching, lets in-flight batches finish, then stops the workers. */
+  /**
+   * Stops dispatching, lets in-flight batches finish (for at most
+   * `inference_stall_ms`, so a wedged worker cannot hold shutdown), then stops
+   * the workers; batches still running then fail and give their slots back.
+   */
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    await this.dispatcher.stop();
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => (timer = setTimeout(resolve, Math.max(1, this.opts.engine.inference_stall_ms))));
+    await Promise.race([this.dispatcher.stop(), limit]);
+    clearTimeout(timer);
     await this.pool.destroy();
     this.listeners.clear();
   }

@@ -1,0 +1,133 @@
+/**
+ * Images/s of the inference pool against bare onnxruntime-node, same model,
+ * same batch size, same total thread count, in one run.
+ *
+ * Pool path: frames already in the rings (pre-decoded at model geometry) →
+ * dispatcher → Piscina worker (pre-process from the shared ring, run,
+ * decode) → result published. Rings are refilled from the result listener,
+ * and there are batch × in-flight cameras, so a full batch is always waiting.
+ * Bare path: one session, pre-process the same pictures into a tensor, run,
+ * in a loop. Rounds alternate bare/pool; the median of each is reported.
+ *
+ *   npm run bench:engine [-- --model mobilenet_v2_int8 --batch 8 --seconds 5 --rounds 2 --pool-size 0]
+ */
+import os from 'node:os';
+import * as ort from 'onnxruntime-node';
+import { defaultConfig } from '../src/config/schema.js';
+import { InferenceEngine } from '../src/engine/engine.js';
+import { defaultSizes } from '../src/engine/provider.js';
+import { FrameArena } from '../src/frames/ring.js';
+import { getDecoder } from '../src/models/postprocess/index.js';
+import { preprocessInto } from '../src/models/preprocess.js';
+import { identityTransform } from '../src/models/geometry.js';
+import { cocoPicture, loadModel, postprocess, writeFrame, type Picture } from '../test/engine/helpers.js';
+import { flags, median, sleep, table } from './lib/report.js';
+
+const opts = flags({ model: 'mobilenet_v2_int8', batch: 8, seconds: 5, warmup_seconds: 1.5, rounds: 2, pool_size: 0, threads: 0 });
+const cores = os.availableParallelism();
+const totalThreads = opts.threads > 0 ? opts.threads : cores;
+const sizes = defaultSizes('cpu', totalThreads, { pool_size: opts.pool_size, intra_op_threads: 0 });
+const intra = Math.max(1, Math.floor(totalThreads / sizes.poolSize));
+const inFlight = Math.max(2, sizes.poolSize * 2);
+
+const model = await loadModel(opts.model);
+const input = model.spec.input;
+const files = ['000000000139.jpg', '000000000776.jpg', '000000000802.jpg', '000000000885.jpg'];
+const pictures: Picture[] = await Promise.all(files.map((f) => cocoPicture(f, input)));
+const batch = input.dynamic_batch ? opts.batch : 1;
+
+async function bare(): Promise<number> {
+  const session = await ort.InferenceSession.create(model.modelPath, {
+    executionProviders: ['cpu'],
+    intraOpNumThreads: totalThreads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+  });
+  const data = new Float32Array(batch * input.width * input.height * 3);
+  const tensor = new ort.Tensor('float32', data, [batch, 3, input.height, input.width]);
+  const decoder = getDecoder(model.spec.decoder);
+  const ctx = { spec: model.spec, labels: model.labels, transform: identityTransform(input.width, input.height), options: postprocess };
+  const step = async () => {
+    for (let i = 0; i < batch; i++) preprocessInto(input, pictures[i % pictures.length]!.rgb, data, i);
+    const out = await session.run({ [input.name]: tensor });
+    for (let i = 0; i < batch; i++) decoder.decode(out as never, i, ctx);
+  };
+  const until = performance.now() + opts.warmup_seconds * 1000;
+  while (performance.now() < until) await step();
+  let images = 0;
+  const t0 = performance.now();
+  const end = t0 + opts.seconds * 1000;
+  while (performance.now() < end) {
+    await step();
+    images += batch;
+  }
+  const rate = images / ((performance.now() - t0) / 1000);
+  await session.release();
+  return rate;
+}
+
+async function pool(): Promise<number> {
+  const cameras = batch * inFlight;
+  const arena = FrameArena.create({ width: input.width, height: input.height, channels: 3 }, 3, cameras);
+  const engine = await InferenceEngine.create({
+    model,
+    engine: { ...defaultConfig().engine, provider: 'cpu', pool_size: sizes.poolSize, intra_op_threads: intra, max_batch: batch, max_in_flight_batches: inFlight, max_frame_age_ms: 0 },
+    postprocess,
+    arena,
+    maxImagePixels: 40_000_000,
+  });
+  const ringOf = new Map<string, number>();
+  let images = 0;
+  engine.onResult((e) => {
+    images++;
+    const ring = ringOf.get(e.camera)!;
+    writeFrame(arena, ring, pictures[ring % pictures.length]!);
+  });
+  for (let i = 0; i < cameras; i++) {
+    ringOf.set(`cam${i}`, i);
+    engine.attachCamera(`cam${i}`, i);
+    writeFrame(arena, i, pictures[i % pictures.length]!);
+  }
+  await sleep(opts.warmup_seconds * 1000);
+  const before = images;
+  const t0 = performance.now();
+  await sleep(opts.seconds * 1000);
+  const rate = (images - before) / ((performance.now() - t0) / 1000);
+  const m = engine.metrics();
+  await engine.close();
+  if (m.errors > 0) throw new Error(`pool run had ${m.errors} errors`);
+  poolBatchMean = m.mean_batch_size;
+  return rate;
+}
+
+let poolBatchMean = 0;
+const bareRates: number[] = [];
+const poolRates: number[] = [];
+for (let r = 0; r < opts.rounds; r++) {
+  bareRates.push(await bare());
+  poolRates.push(await pool());
+}
+const bareIps = median(bareRates);
+const poolIps = median(poolRates);
+const rows = [
+  { path: 'bare onnxruntime', workers: 1, intra_op: totalThreads, batch, 'images/s': bareIps, rounds: bareRates.map((v) => v.toFixed(0)).join(' ') },
+  { path: 'pool (ring+dispatch)', workers: sizes.poolSize, intra_op: intra, batch, 'images/s': poolIps, rounds: poolRates.map((v) => v.toFixed(0)).join(' ') },
+];
+console.log(`model ${model.spec.name}, ${cores} cores, ${opts.seconds}s x ${opts.rounds} rounds (shared machine: numbers are noisy)\n`);
+console.log(table(rows));
+const summary = {
+  bench: 'engine',
+  model: model.spec.name,
+  cores,
+  total_threads: totalThreads,
+  batch,
+  pool_size: sizes.poolSize,
+  intra_op_threads: intra,
+  bare_images_per_s: Math.round(bareIps * 10) / 10,
+  pool_images_per_s: Math.round(poolIps * 10) / 10,
+  pool_mean_batch: Math.round(poolBatchMean * 100) / 100,
+  ratio_pool_over_bare: Math.round((poolIps / bareIps) * 1000) / 1000,
+  target: 0.9,
+};
+console.log(`\n${JSON.stringify(summary)}`);
