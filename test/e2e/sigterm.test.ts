@@ -1,0 +1,99 @@
+/**
+ * The process as Docker and ECS run it: SIGTERM drains, stops every ffmpeg
+ * child and exits 0 within the deadline. Also checks /metrics while a file
+ * camera runs, and that a bad config value stops start-up with one line.
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { describe, expect, it } from 'vitest';
+import { descendants, ffmpegChildren, waitFor } from '../helpers/processes.js';
+import { PROJECT_ROOT, SLIDESHOW_360P, testConfig, withModelFiles } from '../helpers/service.js';
+
+const DEADLINE_MS = 15_000;
+
+describe('service process', () => {
+  it('exits 0 on SIGTERM within the deadline with no ffmpeg child left', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'sigterm-'));
+    // A unique file name marks this test's ffmpeg processes, orphans included.
+    const marker = `sigterm-clip-${process.pid}-${Date.now()}.mp4`;
+    symlinkSync(SLIDESHOW_360P, join(dir, marker));
+    const config = await withModelFiles(testConfig());
+    writeFileSync(join(dir, 'config.yaml'), `cameras:\n  - { id: one, url: ${join(dir, marker)}, fps: 5 }\n  - { id: two, url: ${join(dir, marker)}, fps: 5 }\n`);
+
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: PROJECT_ROOT,
+      env: {
+        ...process.env,
+        APP_CONFIG_PATH: join(dir, 'config.yaml'),
+        APP_HOST: '127.0.0.1',
+        APP_PORT: '0',
+        APP_MODELS_DIR: config.model.models_dir,
+        APP_LOG_LEVEL: 'info',
+        APP_EMF_INTERVAL_S: '1',
+        APP_SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
+    const emfLines: Record<string, unknown>[] = [];
+    const port = await new Promise<number>((resolve, reject) => {
+      const timer = setTimeout(() => reject(new Error('service did not report listening within 30 s')), 30_000);
+      createInterface({ input: child.stdout }).on('line', (line) => {
+        let record: Record<string, unknown>;
+        try {
+          record = JSON.parse(line) as Record<string, unknown>;
+        } catch {
+          return;
+        }
+        if (record._aws) emfLines.push(record);
+        if (record.msg === 'listening') {
+          clearTimeout(timer);
+          resolve(record.port as number);
+        }
+      });
+      child.once('exit', (code) => reject(new Error(`service exited early with ${code}`)));
+    });
+    const base = `http://127.0.0.1:${port}`;
+
+    // Both cameras stream, and /metrics carries their series.
+    expect(
+      await waitFor(() => descendants(child.pid).filter((p) => p.comm === 'ffmpeg').length === 2, 20_000),
+    ).toBe(true);
+    let metrics = '';
+    const ok = await (async () => {
+      for (let i = 0; i < 100; i++) {
+        metrics = await (await fetch(`${base}/metrics`)).text();
+        if (/frames_out_total\{[^}]*camera="one"[^}]*\} [1-9]/.test(metrics) && /camera="two"/.test(metrics)) return true;
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      return false;
+    })();
+    expect(ok, metrics.slice(0, 2000)).toBe(true);
+    expect(metrics).toMatch(/^# TYPE \S+ (counter|gauge|summary)$/m);
+    expect(emfLines.length).toBeGreaterThan(0);
+    expect(emfLines[0]).toHaveProperty('_aws.CloudWatchMetrics');
+
+    const sentAt = Date.now();
+    child.kill('SIGTERM');
+    const { code } = await exited;
+    expect(code).toBe(0);
+    expect(Date.now() - sentAt).toBeLessThan(DEADLINE_MS);
+    expect(ffmpegChildren(marker)).toEqual([]);
+  }, 90_000);
+
+  it('stops with one clear line on an invalid configuration value', async () => {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, APP_PORT: 'eighty' },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stderr = '';
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+    expect(code).toBe(2);
+    expect(stderr.trim()).toBe('config error: environment: APP_PORT (server.port) = "eighty" is invalid; allowed: an integer from 0 to 65535');
+  }, 30_000);
+});
