@@ -11,6 +11,7 @@ import { identityTransform, inputTransform } from '../models/geometry.js';
 import { getDecoder } from '../models/postprocess/index.js';
 import { preprocessInto } from '../models/preprocess.js';
 import type { InferenceOutput, InputTransform } from '../models/types.js';
+import { sessionOptions } from './session-options.js';
 import { nowMs, type FramesResult, type FramesTask, type FrameResult, type ImageResult, type ImageTask, type WarmupResult, type WorkerInit, type WorkerResult, type WorkerTask } from './protocol.js';
 
 const init = workerData as WorkerInit;
@@ -58,14 +59,7 @@ function transformOfRing(ringIndex: number): InputTransform {
   return cached.transform;
 }
 
-const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, {
-  executionProviders: [init.provider],
-  intraOpNumThreads: init.intraOpThreads,
-  interOpNumThreads: 1,
-  executionMode: 'sequential',
-  graphOptimizationLevel: 'all',
-  logSeverityLevel: 3,
-});
+const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, sessionOptions(init.provider, init.intraOpThreads));
 // A failed load surfaces in the first task (the engine's warm-up), not as an
 // unhandled rejection that would kill the thread and make Piscina respawn it.
 session.catch(() => undefined);
