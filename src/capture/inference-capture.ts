@@ -36,6 +36,11 @@ export interface CaptureItem {
   event: StreamEvent;
   /** null when the frame's pixels are no longer available (counted as skipped). */
   image: CaptureImage | null;
+  /**
+   * The camera's source size: the space the event's detection boxes are in.
+   * Omit when the image is at source size.
+   */
+  sourceSize?: { width: number; height: number };
 }
 
 export interface InferenceCaptureDeps {
@@ -65,11 +70,12 @@ export interface CaptureRecord {
   /** Saved image size (after the `max_side` limit). */
   width: number;
   height: number;
-  /** Size of the frame the predictions refer to. */
+  /** The camera's source size, where the service's boxes are measured. */
   source_width: number;
   source_height: number;
   predictions: StreamEvent['predictions'];
   has_person: boolean | null;
+  /** Boxes in pixels of the saved image (scaled from source pixels), so image and labels pair directly. */
   detections: NonNullable<StreamEvent['detections']> | null;
 }
 
@@ -86,6 +92,12 @@ export function redactUrl(url: string): string {
   } catch {
     return url; // a file path or device name
   }
+}
+
+const round2 = (v: number): number => Math.round(v * 100) / 100;
+
+function scaleDetections(detections: NonNullable<StreamEvent['detections']>, sx: number, sy: number): NonNullable<StreamEvent['detections']> {
+  return detections.map((d) => ({ ...d, box: [round2(d.box[0] * sx), round2(d.box[1] * sy), round2(d.box[2] * sx), round2(d.box[3] * sy)] }));
 }
 
 export class InferenceCapture {
@@ -221,7 +233,8 @@ export class InferenceCapture {
         .toBuffer({ resolveWithObject: true });
       const imageRel = `${stem}.jpg`;
       const jsonRel = `${stem}.json`;
-      const record = this.record(item, when, imageRel, info.width, info.height, width, height);
+      const source = item.sourceSize && item.sourceSize.width > 0 && item.sourceSize.height > 0 ? item.sourceSize : { width, height };
+      const record = this.record(item, when, imageRel, info.width, info.height, source.width, source.height);
       const imageBytes = await writeFileAtomic(this.cfg.dir, imageRel, jpeg);
       const jsonBytes = await writeFileAtomic(this.cfg.dir, jsonRel, `${JSON.stringify(record, null, 2)}\n`);
       const group: CaptureGroup = {
@@ -261,7 +274,7 @@ export class InferenceCapture {
       source_height: sourceHeight,
       predictions: event.predictions,
       has_person: event.has_person ?? null,
-      detections: event.detections ?? null,
+      detections: event.detections ? scaleDetections(event.detections, width / sourceWidth, height / sourceHeight) : null,
     };
   }
 

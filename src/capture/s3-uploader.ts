@@ -117,6 +117,7 @@ export class S3Uploader {
       if (this.enqueue(group)) requeued++;
     }
     if (requeued > 0) this.log?.info({ groups: requeued, bytes: this.pendingBytes }, 'capture uploads resumed from disk');
+    this.pump(); // groups enqueued before start waited for the journal
   }
 
   /** Queues a complete group; false when it is already queued or fully uploaded. */
@@ -187,12 +188,14 @@ export class S3Uploader {
   private pump(): void {
     while (!this.closing && this.index && this.active.size < this.options.s3.concurrency && this.queue.length > 0) {
       const group = this.queue.shift() as CaptureGroup;
-      const task = this.uploadGroup(group).finally(() => {
-        this.active.delete(task);
-        this.queued.delete(group.stem);
-        this.notify();
-        this.pump();
-      });
+      const task = this.uploadGroup(group)
+        .catch((err: unknown) => this.log?.error({ group: group.stem, err: (err as Error).message }, 'capture upload task failed'))
+        .finally(() => {
+          this.active.delete(task);
+          this.queued.delete(group.stem);
+          this.notify();
+          this.pump();
+        });
       this.active.add(task);
     }
   }
@@ -271,7 +274,12 @@ export class S3Uploader {
       this.failures = 0;
       this.resumeAt = 0;
       this.notify();
-      await this.index?.record(file.rel, key, file.bytes);
+      try {
+        await this.index?.record(file.rel, key, file.bytes);
+      } catch (err) {
+        // Unrecorded means uploaded again after a restart, to the same key: harmless.
+        this.log?.warn({ key, err: (err as Error).message }, 'upload journal write failed');
+      }
       this.uploaded++;
       this.pendingFiles--;
       this.pendingBytes -= file.bytes;

@@ -88,7 +88,9 @@ describe('InferenceCapture', () => {
     const dir = await newDir();
     const capture = track(new InferenceCapture(captureConfig(dir, { max_side: 160 }), MODEL));
     await capture.ready();
-    capture.offer({ camera: camera('a'), event: streamEvent('a', 1, new Date(), false), image: teddy });
+    const event = streamEvent('a', 1, new Date(), false);
+    // The camera's source is twice the size of the capture frame; boxes come in source pixels.
+    capture.offer({ camera: camera('a'), event, image: teddy, sourceSize: { width: teddy.width * 2, height: teddy.height * 2 } });
     await capture.close();
     const files = await listFiles(dir);
     const meta = await sharp(join(dir, files.find((f) => f.endsWith('.jpg')) as string)).metadata();
@@ -96,8 +98,18 @@ describe('InferenceCapture', () => {
     expect(meta.width / meta.height).toBeCloseTo(teddy.width / teddy.height, 1);
     const record = JSON.parse(await readFile(join(dir, files.find((f) => f.endsWith('.json')) as string), 'utf8')) as CaptureRecord;
     expect([record.width, record.height]).toEqual([meta.width, meta.height]);
-    expect([record.source_width, record.source_height]).toEqual([teddy.width, teddy.height]);
+    expect([record.source_width, record.source_height]).toEqual([teddy.width * 2, teddy.height * 2]);
     expect(record.has_person).toBe(false);
+    // Boxes are rescaled into the saved image's pixels.
+    const sx = meta.width / (teddy.width * 2);
+    const sy = meta.height / (teddy.height * 2);
+    const [x1, y1, x2, y2] = event.detections?.[0]?.box ?? [0, 0, 0, 0];
+    const box = record.detections?.[0]?.box ?? [];
+    expect(box[0]).toBeCloseTo(x1 * sx, 1);
+    expect(box[1]).toBeCloseTo(y1 * sy, 1);
+    expect(box[2]).toBeCloseTo(x2 * sx, 1);
+    expect(box[3]).toBeCloseTo(y2 * sy, 1);
+    expect(record.detections?.[0]).toMatchObject({ label: 'teddy bear', class_id: 77, score: 0.91 });
   });
 
   it('copies the pixels before offer returns, so the caller may reuse its buffer', async () => {

@@ -4,9 +4,9 @@ import { GetObjectCommand, ListObjectsV2Command, S3Client } from '@aws-sdk/clien
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { InferenceCapture, type CaptureImage } from '../../src/capture/inference-capture.js';
 import { s3KeyFor } from '../../src/capture/layout.js';
-import { S3Uploader } from '../../src/capture/s3-uploader.js';
+import { createS3Client, S3Uploader } from '../../src/capture/s3-uploader.js';
 import { JOURNAL_NAME, UploadIndex } from '../../src/capture/upload-index.js';
-import type { CaptureConfig, S3Config } from '../../src/config/schema.js';
+import { defaultConfig, type CaptureConfig, type S3Config } from '../../src/config/schema.js';
 import { camera, captureConfig, listFiles, loadRgb, removeDir, streamEvent, tempDir, TestS3, waitUntil } from './support.js';
 
 const MODEL = { modelName: 'mobilenet_v2_int8', modelSha256: '83530ad811bc31d2b60a5599a21265a5057608c9b044b4ee758cc22f2309f54f' };
@@ -280,5 +280,41 @@ describe('UploadIndex journal', () => {
     expect(again.has('2026/11/24/a.json', 'p/2026/11/24/a.json')).toBe(false);
     await again.close();
     expect(await journalPaths(dir)).toEqual(['2026/11/24/a.jpg', '2026/11/24/b.jpg']);
+  });
+});
+
+describe('S3 client configuration', () => {
+  const base: S3Config = { ...defaultConfig().capture.s3, bucket: 'b' };
+
+  it('uses the configured endpoint, path style, region and keys', async () => {
+    const client = createS3Client({ ...base, endpoint: 'http://127.0.0.1:9', force_path_style: true, region: 'eu-west-1', access_key_id: 'AK', secret_access_key: 'SK' }, 1000);
+    try {
+      expect(await client.config.region()).toBe('eu-west-1');
+      expect(client.config.forcePathStyle).toBe(true);
+      expect(await client.config.credentials()).toMatchObject({ accessKeyId: 'AK', secretAccessKey: 'SK' });
+      const endpoint = await client.config.endpoint?.();
+      expect(endpoint?.hostname).toBe('127.0.0.1');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  it('falls back to the AWS default chain (environment, ECS task role) when no keys are configured', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY, region: process.env.AWS_REGION };
+    process.env.AWS_ACCESS_KEY_ID = 'FROM-CHAIN';
+    process.env.AWS_SECRET_ACCESS_KEY = 'chain-secret';
+    process.env.AWS_REGION = 'ap-southeast-2';
+    const client = createS3Client(base, 1000);
+    try {
+      expect(await client.config.region()).toBe('ap-southeast-2');
+      expect(client.config.forcePathStyle).toBe(false);
+      expect(await client.config.credentials()).toMatchObject({ accessKeyId: 'FROM-CHAIN' });
+    } finally {
+      client.destroy();
+      for (const [key, value] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret], ['AWS_REGION', saved.region]] as const) {
+        if (value === undefined) delete process.env[key];
+        else process.env[key] = value;
+      }
+    }
   });
 });
