@@ -3,13 +3,13 @@
  * real frame rings, as the decoder worker would write them.
  */
 import { readFile } from 'node:fs/promises';
-import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { InferenceEngine, type EngineResult } from '../../src/engine/engine.js';
 import { FrameArena, SLOT_READING } from '../../src/frames/ring.js';
 import { ImageInputError } from '../../src/models/image.js';
 import type { ResolvedModel } from '../../src/models/types.js';
-import { byCamera, cocoDir, cocoPicture, collect, engineConfig, loadModel, postprocess, writeFrame, type Picture } from './helpers.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { byCamera, cocoPicture, collect, engineConfig, loadModel, postprocess, writeFrame, type Picture } from './helpers.js';
 
 let engine: InferenceEngine | undefined;
 let feeder: NodeJS.Timeout | undefined;
@@ -142,7 +142,7 @@ describe('InferenceEngine with mobilenet_v2_int8', () => {
   it('answers predictImage on a JPEG and passes bad images on as ImageInputError', async () => {
     const model = await loadModel('mobilenet_v2_int8');
     engine = await InferenceEngine.create({ model, engine: engineConfig(), postprocess, arena: arenaFor(model, 1), maxImagePixels: 40_000_000 });
-    const jpeg = await readFile(path.join(cocoDir, '000000000885.jpg'));
+    const jpeg = await readFile(await fixturePath('coco', '000000000885.jpg'));
     const answer = await engine.predictImage(jpeg);
     expect(answer.model).toBe('mobilenet_v2_int8');
     expect(answer.predictions[0]!.label).toBe('racket');

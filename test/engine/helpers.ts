@@ -4,15 +4,20 @@ import path from 'node:path';
 import { defaultConfig, type EngineConfig } from '../../src/config/schema.js';
 import type { FrameArena } from '../../src/frames/ring.js';
 import { decodeImageForModel } from '../../src/models/image.js';
-import { resolveModel } from '../../src/models/registry.js';
+import { findSpec, loadManifest, resolveModel } from '../../src/models/registry.js';
 import type { ModelInputSpec, PostprocessOptions, ResolvedModel } from '../../src/models/types.js';
 import type { EngineResult, InferenceEngine } from '../../src/engine/engine.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
 export const projectRoot = path.resolve(import.meta.dirname, '../..');
-export const cocoDir = path.resolve(projectRoot, '../shared/media/coco');
 
-export function loadModel(name: string): Promise<ResolvedModel> {
-  return resolveModel(name, defaultConfig().model, { projectRoot });
+/** A manifest model, its files found (or fetched and verified) by the shared fixtures helper. */
+export async function loadModel(name: string): Promise<ResolvedModel> {
+  const cfg = defaultConfig().model;
+  const spec = findSpec(loadManifest(), name, cfg.aliases);
+  const modelFile = await fixturePath('model', spec.file);
+  await fixturePath('model', spec.labels_file);
+  return resolveModel(name, { ...cfg, models_dir: path.dirname(modelFile) }, { projectRoot });
 }
 
 export const postprocess: PostprocessOptions = { topK: 3, personScoreThreshold: 0.6, detectionScoreThreshold: 0.3, nmsIouThreshold: 0.45 };
@@ -30,7 +35,7 @@ export interface Picture {
 
 /** A COCO photo scaled to the model geometry exactly as ingest would deliver it. */
 export async function cocoPicture(file: string, input: ModelInputSpec): Promise<Picture> {
-  const bytes = await readFile(path.join(cocoDir, file));
+  const bytes = await readFile(await fixturePath('coco', file));
   const { rgb, transform } = await decodeImageForModel(bytes, input, { maxPixels: 40_000_000 });
   return { name: file, rgb: new Uint8Array(rgb), width: transform.sourceWidth, height: transform.sourceHeight };
 }
