@@ -1,3 +1,4 @@
+/// <reference path="../../node_modules/postman-collection/types/index.d.ts" />
 /**
  * The OpenAPI document and the Postman collection: valid in their formats,
  * generated from one source (no drift), and naming exactly the server's
@@ -6,7 +7,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import SwaggerParser from '@apidevtools/swagger-parser';
-import { Collection, type Item, type ItemGroup } from 'postman-collection';
+import { Collection, ItemGroup, type Item } from 'postman-collection';
 import { ROUTES } from '../../src/api/routes.js';
 import { OPENAPI_PATH, POSTMAN_PATH, renderDocs } from '../../tools/api-docs/generate.js';
 import { POSTMAN_SCHEMA, postmanPath } from '../../tools/api-docs/postman.js';
@@ -35,9 +36,13 @@ function openapiKeys(doc: Obj): string[] {
   return keys.sort();
 }
 
-function postmanItems(group: ItemGroup<Item>): Item[] {
+/** Every request in the collection, folders walked depth first. */
+function postmanItems(group: ItemGroup): Item[] {
   const out: Item[] = [];
-  group.forEachItem((item) => out.push(item));
+  for (const entry of group.items.all() as (Item | ItemGroup)[]) {
+    if (ItemGroup.isItemGroup(entry)) out.push(...postmanItems(entry as ItemGroup));
+    else out.push(entry as Item);
+  }
   return out;
 }
 
@@ -92,7 +97,7 @@ describe('Postman collection', () => {
       expect(url.getHost(), item.name).toBe('{{baseUrl}}');
       // Every :param segment has a value to send.
       const params = url.path?.filter((seg) => seg.startsWith(':')).map((seg) => seg.slice(1)) ?? [];
-      expect(url.variables.all().map((v) => v.key), item.name).toEqual(params);
+      expect((url.variables.all() as { key: string }[]).map((v) => v.key), item.name).toEqual(params);
       expect(item.responses.count(), `${item.name} has saved example responses`).toBeGreaterThan(0);
     }
   });
@@ -107,7 +112,7 @@ describe('Postman collection', () => {
     const items = postmanItems(new Collection(postman as never));
     const predict = items.find((i) => i.name === 'POST /predict')!;
     expect(predict.request.body?.mode).toBe('formdata');
-    expect(predict.request.body?.formdata?.all().map((p) => [p.key, (p as unknown as Obj).type])).toEqual([['file', 'file']]);
+    expect((predict.request.body?.formdata?.all() as Obj[]).map((p) => [p.key, p.type])).toEqual([['file', 'file']]);
     const add = items.find((i) => i.name === 'POST /cameras')!;
     expect(add.request.body?.mode).toBe('raw');
     expect(JSON.parse(add.request.body?.raw ?? '')).toMatchObject({ id: expect.any(String), url: expect.any(String) });

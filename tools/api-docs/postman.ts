@@ -57,8 +57,9 @@ function buildRequest(path: string, method: string, op: JsonObject): Built {
     const props = obj(obj(obj(content['multipart/form-data']).schema).properties);
     request.body = {
       mode: 'formdata',
-      formdata: Object.entries(props).map(([key, schema]) =>
-        obj(schema).format === 'binary' ? { key, type: 'file', src: [], description: str(obj(schema).description) } : { key, type: 'text', value: '' },
+      formdata: Object.entries(props).map(
+        ([key, schema]): JsonObject =>
+          obj(schema).format === 'binary' ? { key, type: 'file', src: [], description: str(obj(schema).description) } : { key, type: 'text', value: '' },
       ),
     };
   }

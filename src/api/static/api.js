@@ -45,10 +45,15 @@ export async function removeCamera(id) {
   return true;
 }
 
-/** @returns {Promise<Blob|null>} the JPEG, or null while the camera has no frame yet */
+/**
+ * @returns {Promise<{blob: Blob, frame: number|null}|null>} the JPEG and, when
+ *   the server names it (X-Frame), the frame number it shows; null while the
+ *   camera has no frame yet
+ */
 export async function getPreview(id, signal) {
   const res = await fetch(`/cameras/${encodeURIComponent(id)}/preview.jpg`, { cache: 'no-store', signal });
   if (res.status === 503) return null;
   if (!res.ok) throw await failure(res);
-  return res.blob();
+  const frame = Number.parseInt(res.headers.get('x-frame') ?? '', 10);
+  return { blob: await res.blob(), frame: Number.isFinite(frame) ? frame : null };
 }

@@ -48,9 +48,11 @@ export class CameraCard {
     this.noResult = q('.no-result');
     this.spark = q('.spark');
     this.spark.setAttribute('aria-label', `Latency and fps of ${id} over the last minutes`);
-    q('.span-note').textContent = '· last 5 min';
-    q('.key-latency').style.color = LATENCY_COLOR;
-    q('.key-fps').style.color = FPS_COLOR;
+    q('.span-note').textContent = '· 5 min';
+    this.keyLatency = q('.key-latency');
+    this.keyFps = q('.key-fps');
+    this.keyLatency.style.color = LATENCY_COLOR;
+    this.keyFps.style.color = FPS_COLOR;
     const img = q('.frame');
     img.alt = `Live preview of camera ${id}`;
     this.preview = new LivePreview(id, img, q('.boxes'), q('.preview-note'), q('.preview'));
@@ -106,11 +108,15 @@ export class CameraCard {
       { series: this.fpsHistory, color: FPS_COLOR },
       { series: this.latencyHistory, color: LATENCY_COLOR },
     ]);
+    // Each line is scaled to its own peak: name the peaks.
+    this.keyLatency.textContent = `latency (peak ${Math.round(this.latencyHistory.max())} ms)`;
+    this.keyFps.textContent = `fps out (peak ${this.fpsHistory.max().toFixed(1)})`;
   }
 
   /** Cheap: events can arrive at camera rate; the DOM is updated in render(). */
   onEvent(event) {
     this.lastEvent = event;
+    this.preview.onEvent(event);
     this.latencySum += event.latency_ms;
     this.latencyCount += 1;
     this.dirty = true;
@@ -125,7 +131,6 @@ export class CameraCard {
     const detector = e.has_person !== undefined || e.detections !== undefined;
     if (detector) this.renderPerson(e);
     else this.renderTopK(e.predictions);
-    this.preview.setDetections(e.detections || []);
   }
 
   renderPerson(e) {

@@ -6,6 +6,8 @@ import { getPreview } from './api.js';
 
 const REFRESH_MS = 1000;
 const RETRY_MS = 2000;
+const RECENT = 64; // events remembered to find the one matching the preview's frame
+const NEXT_EVENT_WAIT_MS = 300;
 
 export class LivePreview {
   /**
@@ -28,6 +30,15 @@ export class LivePreview {
     this.objectUrl = null;
     this.detections = [];
     this.sourceWidth = 0;
+    // Recent events, oldest overwritten: fixed size, no growth.
+    this.recent = new Array(RECENT).fill(null);
+    this.recentAt = 0;
+    this.latest = null;
+    /** Frame shown by the preview whose event has not arrived yet, or null. */
+    this.waitingFor = null;
+    /** No frame number from the server: take the next event's boxes. */
+    this.waitingNext = false;
+    this.nextTimer = null;
     this.img.addEventListener('load', () => {
       this.note.hidden = true;
       // A centre-cropped classifier preview is square, a letterboxed one keeps
@@ -56,15 +67,57 @@ export class LivePreview {
     }
   }
 
+  /**
+   * Remembers an event; boxes are drawn only for the event of the frame the
+   * preview shows, so they never slide onto a later picture.
+   */
+  onEvent(event) {
+    this.recent[this.recentAt] = event;
+    this.recentAt = (this.recentAt + 1) % RECENT;
+    this.latest = event;
+    if (this.waitingFor !== null) {
+      if (event.frame !== this.waitingFor) return;
+      this.waitingFor = null;
+      this.setDetections(event.detections);
+    } else if (this.waitingNext) {
+      // The server snapshots the next frame it claims for inference, and that
+      // frame's event follows the snapshot within a few tens of ms.
+      this.waitingNext = false;
+      clearTimeout(this.nextTimer);
+      this.setDetections(event.detections);
+    }
+  }
+
+  /** Picks the boxes for a preview about to be shown (frame null: the server did not say). */
+  matchFrame(frame) {
+    clearTimeout(this.nextTimer);
+    this.waitingFor = null;
+    this.waitingNext = false;
+    this.detections = [];
+    if (frame !== null) {
+      const hit = this.recent.find((e) => e !== null && e.frame === frame);
+      if (hit) this.detections = hit.detections || [];
+      else this.waitingFor = frame;
+      return;
+    }
+    this.waitingNext = true;
+    this.nextTimer = setTimeout(() => {
+      if (!this.waitingNext) return;
+      this.waitingNext = false;
+      this.setDetections(this.latest?.detections);
+    }, NEXT_EVENT_WAIT_MS);
+  }
+
   setDetections(detections) {
-    if (detections === this.detections) return;
-    if (!detections?.length && !this.detections.length) return;
-    this.detections = detections || [];
+    const next = detections || [];
+    if (!next.length && !this.detections.length) return;
+    this.detections = next;
     this.drawBoxes();
   }
 
   destroy() {
     this.visible = false;
+    clearTimeout(this.nextTimer);
     this.cancel();
     if (this.objectUrl) URL.revokeObjectURL(this.objectUrl);
     this.objectUrl = null;
@@ -94,8 +147,8 @@ export class LivePreview {
     const started = performance.now();
     let next = REFRESH_MS;
     try {
-      const blob = await getPreview(this.cameraId, abort.signal);
-      if (blob) this.show(blob);
+      const shot = await getPreview(this.cameraId, abort.signal);
+      if (shot) this.show(shot.blob, shot.frame);
       else this.showNote('waiting for a frame…');
     } catch (err) {
       if (abort.signal.aborted) return;
@@ -107,7 +160,8 @@ export class LivePreview {
     if (this.visible) this.schedule(Math.max(0, next - (performance.now() - started)));
   }
 
-  show(blob) {
+  show(blob, frame) {
+    this.matchFrame(frame);
     const previous = this.objectUrl;
     this.objectUrl = URL.createObjectURL(blob);
     this.img.src = this.objectUrl;
