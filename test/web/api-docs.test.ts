@@ -1,3 +1,4 @@
+// eslint-disable-next-line @typescript-eslint/triple-slash-reference -- postman-collection ships its types as an ambient module its package.json does not name
 /// <reference path="../../node_modules/postman-collection/types/index.d.ts" />
 /**
  * The OpenAPI document and the Postman collection: valid in their formats,
