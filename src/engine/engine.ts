@@ -35,6 +35,16 @@ export interface InferenceEngineOptions {
 
 export type EngineResult = Omit<StreamEvent, 'id'>;
 
+/** predictImage was called with too many still images already waiting; carries the HTTP status to answer with. */
+export class EngineBusyError extends Error {
+  readonly status = 503;
+  readonly code = 'busy';
+  constructor(pending: number) {
+    super(`inference engine is busy: ${pending} images already waiting; retry shortly`);
+    this.name = 'EngineBusyError';
+  }
+}
+
 export interface FrameSnapshot {
   rgb: Uint8Array;
   width: number;
@@ -51,6 +61,9 @@ export class InferenceEngine {
   private readonly inferMs = new SampleWindow(1024);
   private readonly queueMs = new SampleWindow(1024);
   private imageErrors = 0;
+  /** Still images decoding or waiting for a worker; bounded so uploads cannot queue without limit. */
+  private pendingImages = 0;
+  private readonly maxPendingImages: number;
   private closed = false;
 
   private constructor(
@@ -63,6 +76,7 @@ export class InferenceEngine {
     this.provider = choice.provider;
     this.poolSize = choice.poolSize;
     this.intraOpThreads = choice.intraOpThreads;
+    this.maxPendingImages = Math.max(8, 4 * choice.poolSize);
   }
 
   static async create(opts: InferenceEngineOptions): Promise<InferenceEngine> {
@@ -112,13 +126,21 @@ export class InferenceEngine {
   /** Decodes a still image (JPEG/PNG/WebP) and runs the model on it. ImageInputError propagates. */
   async predictImage(bytes: Buffer): Promise<PredictResponse> {
     if (this.closed) throw new Error('inference engine is closed');
-    const started = performance.now();
-    const { input } = this.opts.model.spec;
-    const { rgb, transform } = await decodeImageForModel(bytes, input, { maxPixels: this.opts.maxImagePixels });
-    // Transfer needs a buffer of its own; sharp's output may share a larger one.
-    const own = rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength && rgb.buffer instanceof ArrayBuffer ? new Uint8Array(rgb.buffer) : new Uint8Array(rgb);
+    if (this.pendingImages >= this.maxPendingImages) throw new EngineBusyError(this.pendingImages);
+    this.pendingImages++;
     try {
-      const result = await this.pool.runImage({ kind: 'image', rgb: own, transform, submittedAt: nowMs() });
+      const started = performance.now();
+      const { input } = this.opts.model.spec;
+      const { rgb, transform } = await decodeImageForModel(bytes, input, { maxPixels: this.opts.maxImagePixels });
+      // Transfer needs a buffer of its own; sharp's output may share a larger one.
+      const own = rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength && rgb.buffer instanceof ArrayBuffer ? new Uint8Array(rgb.buffer) : new Uint8Array(rgb);
+      let result;
+      try {
+        result = await this.pool.runImage({ kind: 'image', rgb: own, transform, submittedAt: nowMs() });
+      } catch (err) {
+        this.imageErrors++;
+        throw err;
+      }
       this.taskFinished(result.timing, null);
       return {
         model: this.modelName,
@@ -127,9 +149,8 @@ export class InferenceEngine {
         height: transform.sourceHeight,
         ...result.output,
       };
-    } catch (err) {
-      this.imageErrors++;
-      throw err;
+    } finally {
+      this.pendingImages--;
     }
   }
 

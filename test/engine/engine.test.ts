@@ -154,6 +154,22 @@ describe('InferenceEngine with mobilenet_v2_int8', () => {
     expect((err as ImageInputError).status).toBe(415);
   });
 
+  it('bounds still images waiting for the pool: past the limit it answers busy (503) at once', async () => {
+    const model = await loadModel('mobilenet_v2_int8');
+    engine = await InferenceEngine.create({ model, engine: engineConfig({ pool_size: 1 }), postprocess, arena: arenaFor(model, 1), maxImagePixels: 40_000_000 });
+    const jpeg = await readFile(await fixturePath('coco', '000000000776.jpg'));
+    // Pool of one: at most 8 images wait; the rest are turned away.
+    const answers = await Promise.allSettled(Array.from({ length: 11 }, () => engine!.predictImage(jpeg)));
+    const ok = answers.filter((a) => a.status === 'fulfilled');
+    const busy = answers.filter((a): a is PromiseRejectedResult => a.status === 'rejected');
+    expect(ok).toHaveLength(8);
+    expect(busy).toHaveLength(3);
+    for (const b of busy) expect(b.reason).toMatchObject({ name: 'EngineBusyError', status: 503 });
+    for (const a of ok) expect((a as PromiseFulfilledResult<{ predictions: { label: string }[] }>).value.predictions[0]!.label).toBe('teddy');
+    // Once they are answered, new images are accepted again.
+    expect((await engine.predictImage(jpeg)).predictions[0]!.label).toBe('teddy');
+  });
+
   it('replaces a crashed worker; frames in the failed batch count as inference_error and every camera keeps getting results', async () => {
     const model = await loadModel('mobilenet_v2_int8');
     const arena = arenaFor(model, 3);
