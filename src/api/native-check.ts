@@ -41,8 +41,8 @@ let loaded: UwsModule | undefined;
  * build. The env flag is checked before loading so the fallback never runs.
  */
 export function loadNativeUws(env: NodeJS.ProcessEnv = process.env): UwsModule {
-  if (loaded) return loaded;
   if (FALLBACK_FLAG.test(env.UWS_USE_FALLBACK ?? '')) throw new UwsNativeError(nativeProblem({}, env) ?? '');
+  if (loaded) return loaded;
   const mod = createRequire(import.meta.url)('uWebSockets.js') as UwsModule;
   const problem = nativeProblem(mod as unknown as Record<string, unknown>, env);
   if (problem !== null) throw new UwsNativeError(problem);

@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
-import sharp from 'sharp';
+import sharp, { type Metadata } from 'sharp';
 import { HttpError, type ApiDeps, type HealthInfo } from '../../src/api/deps.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/api/server.js';
 import type { PredictResponse, StreamEvent } from '../../src/engine/types.js';
@@ -97,7 +97,7 @@ export class TestDeps implements ApiDeps {
       this.failNextPredict = null;
       throw err;
     }
-    let meta: sharp.Metadata;
+    let meta: Metadata;
     try {
       meta = await sharp(image).metadata();
     } catch {

@@ -73,7 +73,6 @@ describe('parseMultipart', () => {
   });
 
   it('accepts a preamble, transport padding after the delimiter and an epilogue', () => {
-    const b = 'pad';
     const raw = Buffer.from(`ignored preamble\r\n--pad  \t\r\nContent-Disposition: form-data; name="file"\r\n\r\nDATA\r\n--pad--\r\nepilogue`);
     expect(findFilePart(raw, 'multipart/form-data; boundary=pad').data.toString()).toBe('DATA');
     // Header names are case-insensitive.

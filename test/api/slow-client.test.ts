@@ -20,7 +20,10 @@ let t: TestServer | undefined;
 const sockets: (Socket | WebSocket)[] = [];
 
 afterEach(async () => {
-  for (const socket of sockets.splice(0)) socket instanceof WebSocket ? socket.terminate() : socket.destroy();
+  for (const socket of sockets.splice(0)) {
+    if (socket instanceof WebSocket) socket.terminate();
+    else socket.destroy();
+  }
   await t?.close();
   t = undefined;
 });
