@@ -1,7 +1,7 @@
 /**
  * Writes src/api/static/openapi.json and tools/postman_collection.json from
  * the one description in openapi.ts. `--check` only reports drift (exit 1).
- *   node --import tsx tools/api-docs/generate.ts [--check]
+ *   npm run docs:api            (or: node --import tsx tools/api-docs/generate.ts --check)
  */
 import { readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -37,7 +37,7 @@ function main(): void {
         return true;
       }
     });
-    for (const [path] of stale) console.error(`out of date: ${path} (run node --import tsx tools/api-docs/generate.ts)`);
+    for (const [path] of stale) console.error(`out of date: ${path} (run npm run docs:api)`);
     process.exitCode = stale.length ? 1 : 0;
     return;
   }
