@@ -55,7 +55,12 @@ export function streamEvent(cameraId: string, frame: number, capturedAt: Date, h
 export async function listFiles(dir: string): Promise<string[]> {
   const out: string[] = [];
   const walk = async (path: string): Promise<void> => {
-    for (const entry of await readdir(path, { withFileTypes: true })) {
+    // Retention and delete-after-upload remove emptied directories while we look.
+    const entries = await readdir(path, { withFileTypes: true }).catch((err: NodeJS.ErrnoException) => {
+      if (err.code === 'ENOENT' && path !== dir) return [];
+      throw err;
+    });
+    for (const entry of entries) {
       if (entry.name.startsWith('.')) continue;
       const full = join(path, entry.name);
       if (entry.isDirectory()) await walk(full);
