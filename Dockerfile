@@ -15,12 +15,17 @@ ARG NODE_IMAGE=node:20-bookworm-slim
 FROM ${NODE_IMAGE} AS build
 WORKDIR /app
 
-# .npmrc skips onnxruntime-node's CUDA download (CPU binaries ship in the npm
-# package). The env var says the same: npm warns it will stop passing unknown
-# .npmrc keys to install scripts, and the variable wins in either case.
+# No dependency install scripts run: the image's npm (10.x, bundled with Node
+# 20) does not know package.json `allowScripts`, and the scripts would
+# download libtensorflow-gpu (tfjs-node-gpu) and a second ffmpeg
+# (ffmpeg-static), and send install analytics (@scarf/scarf). Nothing the
+# CPU service needs comes from a script: onnxruntime-node's CPU binaries,
+# sharp's libvips and uWebSockets.js ship prebuilt in their packages.
+# .npmrc (onnxruntime-node-install=skip) and the variable below keep the
+# onnxruntime CUDA download off should scripts ever be enabled.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
 COPY package.json package-lock.json .npmrc ./
-RUN --mount=type=cache,target=/root/.npm npm ci --no-audit --no-fund
+RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
@@ -37,7 +42,17 @@ RUN mkdir -p "$APP_MODEL_CACHE_DIR" \
  && if [ "$SKIP_MODEL_FETCH" != "1" ]; then npm run models:fetch -- $MODELS; fi
 
 # Production dependencies only for the runtime stage (tsx stays: models:fetch needs it).
-RUN npm prune --omit=dev --no-audit --no-fund
+# Then drop what cannot run here (≈ 600 MB of the 780 MB): onnxruntime and
+# uWebSockets.js binaries for other platforms and Node ABIs, and the optional
+# tfjs-node-gpu / ffmpeg-static, which are inert without their install
+# scripts (native-notes/tfjs-node-gpu.md, ffmpeg.md). Smaller images pull
+# faster on every Fargate task start.
+RUN npm prune --omit=dev --ignore-scripts --no-audit --no-fund \
+ && arch="$(node -p process.arch)" && abi="$(node -p process.versions.modules)" \
+ && find node_modules/onnxruntime-node/bin/napi-v6 -mindepth 2 -maxdepth 2 ! -path "*/linux/$arch" -exec rm -rf {} + \
+ && find node_modules/uWebSockets.js/binaries -name 'uws_*.node' ! -name "uws_linux_${arch}_${abi}.node" -delete \
+ && rm -rf node_modules/@tensorflow node_modules/ffmpeg-static \
+ && node -e "require('uWebSockets.js/binaries/uws_linux_${arch}_${abi}.node'); require('onnxruntime-node'); require('sharp')"
 
 # -------------------------------------------------------------- runtime ----
 FROM ${NODE_IMAGE} AS runtime
