@@ -53,21 +53,15 @@ export class CameraManagerError extends Error {
   }
 }
 
-// pids of every ffmpeg any manager's workers run, killed if the process exits
-// before the workers could stop them.
-const allPids = new Set<number>();
+// The pid slot of every live camera: whatever ffmpeg they hold is killed if
+// the process exits before the workers could stop it (workers are not told).
+const pidSlots = new Set<Int32Array>();
 let exitHook = false;
 function installExitHook(): void {
   if (exitHook) return;
   exitHook = true;
   process.on('exit', () => {
-    for (const pid of allPids) {
-      try {
-        process.kill(pid, 'SIGKILL');
-      } catch {
-        // already gone
-      }
-    }
+    for (const slot of pidSlots) killQuietly(Atomics.load(slot, 0));
   });
 }
 
@@ -76,7 +70,6 @@ class Camera implements CameraHandle {
   lastError: string | null = null;
   tick: DecoderTick = { fps_in: 0, frames_dropped: 0, reconnects: 0, last_error: null, last_frame_at: null };
   capture: CaptureBuffer | null = null;
-  readonly pids = new Set<number>();
   readonly startedAt = new Date().toISOString();
   stopping: Promise<void> | null = null;
 
@@ -85,6 +78,8 @@ class Camera implements CameraHandle {
     readonly ringIndex: number,
     private readonly arena: FrameArena,
     readonly worker: Worker,
+    /** The running ffmpeg's pid, written by the worker right after spawn (0 = none). */
+    readonly pidSlot: Int32Array,
   ) {}
 
   get id(): string {
@@ -158,6 +153,7 @@ export class CameraManager {
       output: { width: input.width, height: input.height, resize: input.resize, pad_value: input.pad_value },
       ffmpegPath: this.ffmpegPath,
       captureMaxSide: this.opts.captureMaxSide?.(config) ?? 0,
+      pidSlot: new SharedArrayBuffer(4),
     };
     const entry = workerEntry(import.meta.url, './decoder-worker');
     let worker: Worker;
@@ -167,7 +163,8 @@ export class CameraManager {
       arena.free(ringIndex);
       throw err;
     }
-    const camera = new Camera(config, ringIndex, arena, worker);
+    const camera = new Camera(config, ringIndex, arena, worker, new Int32Array(init.pidSlot));
+    pidSlots.add(camera.pidSlot);
     this.cameras.set(config.id, camera);
     worker.on('message', (message: FromDecoder) => this.onMessage(camera, message));
     worker.on('error', (err) => {
@@ -175,9 +172,8 @@ export class CameraManager {
       this.setState(camera, 'error', `decoder worker failed: ${err.message}`);
     });
     worker.on('exit', () => {
-      // Whatever the worker could not stop is killed here.
-      for (const pid of camera.pids) killQuietly(pid);
-      camera.pids.clear();
+      // A worker that died (or was terminated) cannot stop its ffmpeg any more.
+      killQuietly(Atomics.exchange(camera.pidSlot, 0, 0));
     });
     return camera;
   }
@@ -236,14 +232,6 @@ export class CameraManager {
       case 'capture':
         camera.capture = new CaptureBuffer(message.handle);
         break;
-      case 'spawn':
-        camera.pids.add(message.pid);
-        allPids.add(message.pid);
-        break;
-      case 'exit':
-        camera.pids.delete(message.pid);
-        allPids.delete(message.pid);
-        break;
       case 'log':
         if (message.level === 'warn') this.log.warn({ camera: camera.id }, `ffmpeg: ${message.line}`);
         else this.log.debug({ camera: camera.id }, `ffmpeg: ${message.line}`);
@@ -274,11 +262,9 @@ export class CameraManager {
       worker.postMessage({ type: 'stop' } satisfies ToDecoder);
       await done;
       await worker.terminate();
-      for (const pid of camera.pids) {
-        killQuietly(pid);
-        allPids.delete(pid);
-      }
-      camera.pids.clear();
+      // Only set when the worker could not stop its ffmpeg in time.
+      killQuietly(Atomics.exchange(camera.pidSlot, 0, 0));
+      pidSlots.delete(camera.pidSlot);
       this.setState(camera, 'stopped', camera.lastError);
     })();
     return camera.stopping;
@@ -286,6 +272,7 @@ export class CameraManager {
 }
 
 function killQuietly(pid: number): void {
+  if (pid <= 0) return;
   try {
     process.kill(pid, 'SIGKILL');
   } catch {

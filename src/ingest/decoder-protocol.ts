@@ -17,6 +17,12 @@ export interface DecoderInit {
   ffmpegPath: string;
   /** > 0: also produce capture-size frames (longest side ≤ this). */
   captureMaxSide: number;
+  /**
+   * Int32[1]: the running ffmpeg's pid (0 = none), written right after spawn.
+   * A worker thread gets no 'exit' event when the process exits, so the main
+   * thread reads this in its exit hook to kill the child.
+   */
+  pidSlot: SharedArrayBuffer;
   statusIntervalMs?: number;
 }
 
@@ -34,7 +40,5 @@ export type FromDecoder =
   | { type: 'state'; state: CameraState; error: string | null }
   | { type: 'status'; tick: DecoderTick }
   | { type: 'capture'; handle: CaptureBufferHandle }
-  | { type: 'spawn'; pid: number }
-  | { type: 'exit'; pid: number }
   | { type: 'log'; level: FfmpegLogLevel; line: string }
   | { type: 'stopped' };

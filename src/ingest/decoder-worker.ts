@@ -16,6 +16,7 @@ if (!port) throw new Error('decoder-worker must run as a worker thread');
 const post = (message: FromDecoder): void => port.postMessage(message);
 
 const ring = new FrameArena(init.arena).ring(init.ringIndex);
+const pidSlot = new Int32Array(init.pidSlot);
 
 // Output frame k of pipe:1 and of pipe:3 come from the same sampled frame, so
 // the capture copy is matched to its ring frame number by k (per ffmpeg run).
@@ -87,8 +88,8 @@ const supervisor = new StreamSupervisor({
     onState: (state, error) => post({ type: 'state', state, error }),
     onSourceSize: (w, h) => ring.setSourceSize(w, h),
     onLog: (level, line) => post({ type: 'log', level, line }),
-    onSpawn: (pid) => post({ type: 'spawn', pid }),
-    onExit: (pid) => post({ type: 'exit', pid }),
+    onSpawn: (pid) => Atomics.store(pidSlot, 0, pid),
+    onExit: (pid) => void Atomics.compareExchange(pidSlot, 0, pid, 0),
   },
 });
 

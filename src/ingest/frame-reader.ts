@@ -39,8 +39,10 @@ export interface ReaderExit {
   error: string | null;
 }
 
-// Children of this thread, killed when the thread or process exits so that
-// no ffmpeg outlives its owner.
+// Children of this thread, killed when the process exits so that no ffmpeg
+// outlives its owner. This covers the main thread (openFrameStream); worker
+// threads get no 'exit' event when the process exits, so the camera manager
+// kills their children through shared pid slots instead.
 const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
 function track(child: ChildProcess): void {

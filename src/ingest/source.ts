@@ -3,6 +3,7 @@
  * the device/file look-ups, which come through `SourceEnv` so tests can cover
  * every platform on one machine.
  */
+import { spawnSync } from 'node:child_process';
 import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -65,13 +66,35 @@ export function listLinuxVideoDevices(devDir = '/dev', sysDir = '/sys/class/vide
     });
 }
 
-export function defaultSourceEnv(platform: NodeJS.Platform = process.platform): SourceEnv {
+/** Video devices from `ffmpeg -list_devices true -f dshow -i dummy` (stderr), in order. */
+export function parseDshowDevices(stderr: string): VideoDevice[] {
+  const devices: VideoDevice[] = [];
+  let inVideoSection = false;
+  for (const line of stderr.split(/\r?\n/)) {
+    // ffmpeg ≥ 5 tags each device "(video)"; older builds group them under a heading.
+    if (/DirectShow video devices/.test(line)) inVideoSection = true;
+    else if (/DirectShow audio devices/.test(line)) inVideoSection = false;
+    const m = /\]\s+"([^"]+)"(\s+\((video|audio|none)\))?\s*$/.exec(line);
+    if (!m) continue;
+    const tag = m[3];
+    if (tag === 'video' || (tag === undefined && inVideoSection)) devices.push({ input: m[1] as string, name: m[1] as string });
+  }
+  return devices;
+}
+
+function listDshowDevices(ffmpegPath: string): VideoDevice[] {
+  const r = spawnSync(ffmpegPath, ['-hide_banner', '-list_devices', 'true', '-f', 'dshow', '-i', 'dummy'], { encoding: 'utf8', timeout: 10_000, windowsHide: true });
+  return parseDshowDevices(r.stderr ?? '');
+}
+
+/** The real environment. On Windows, indexes and `auto` need ffmpegPath to list dshow devices. */
+export function defaultSourceEnv(platform: NodeJS.Platform = process.platform, ffmpegPath?: string): SourceEnv {
   const p: DevicePlatform = platform === 'win32' || platform === 'darwin' ? platform : 'linux';
   return {
     platform: p,
     fileExists: existsSync,
-    // Windows and macOS only list devices through ffmpeg itself; indexes work natively on macOS.
-    listDevices: p === 'linux' ? () => listLinuxVideoDevices() : () => [],
+    // avfoundation opens indexes itself; dshow only by name, so ask ffmpeg for the list.
+    listDevices: p === 'linux' ? () => listLinuxVideoDevices() : p === 'win32' && ffmpegPath ? () => listDshowDevices(ffmpegPath) : () => [],
     cwd: process.cwd(),
   };
 }

@@ -17,8 +17,8 @@ export interface StderrEvents {
 const INPUT = /^Input #(\d+)/;
 const OUTPUT = /^Output #\d+, .*? to '(?:pipe:)?(\d+)'/;
 const VIDEO_SIZE = /^\s+Stream #\d+:\d+.*?: Video: .*?, (\d+)x(\d+)/;
-// Header dump lines (not problems): log them at debug only.
-const HEADER = /^(Input #|Output #|Stream mapping|frame=|video:\d|Press \[q\]|\s+(Stream #|Metadata|Duration|Side data|Chapters|Chapter #|Program|[A-Za-z_]+\s*:))/;
+// Header dump and routine lines (not problems): log them at debug only.
+const HEADER = /^(Input #|Output #|Stream mapping|frame=|video:\d|Press \[q\]|Exiting normally|\[[a-z0-9_]+ @ 0x[0-9a-f]+\] Opening '|\s+(Stream #|Metadata|Duration|Side data|Chapters|Chapter #|Program|[A-Za-z_]+\s*:))/;
 
 export class StderrParser {
   private partial = '';

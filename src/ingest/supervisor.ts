@@ -14,7 +14,7 @@ import { Backoff } from './backoff.js';
 import { buildFfmpegArgs, CAPTURE_FD, PRIMARY_FD, type OutputGeometry } from './ffmpeg-args.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { FrozenDetector } from './frozen.js';
-import { endsCleanly, resolveSource, SourceError, type SourceEnv } from './source.js';
+import { defaultSourceEnv, endsCleanly, resolveSource, SourceError, type SourceEnv } from './source.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
 import type { CameraState } from './types.js';
 
@@ -174,7 +174,7 @@ export class StreamSupervisor {
     const { camera, streams } = this.opts;
     let source;
     try {
-      source = resolveSource(camera, this.opts.sourceEnv);
+      source = resolveSource(camera, this.opts.sourceEnv ?? defaultSourceEnv(process.platform, this.opts.ffmpegPath));
     } catch (err) {
       const message = err instanceof SourceError ? err.message : `bad camera source: ${(err as Error).message}`;
       this.setState('error', message);

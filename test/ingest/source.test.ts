@@ -5,6 +5,7 @@ import { describe, expect, it } from 'vitest';
 import {
   endsCleanly,
   listLinuxVideoDevices,
+  parseDshowDevices,
   resolveSource,
   SourceError,
   sourceKindOf,
@@ -112,5 +113,29 @@ describe('listLinuxVideoDevices', () => {
       { input: join(root, 'dev', 'video10'), name: 'video10' },
     ]);
     expect(listLinuxVideoDevices(join(root, 'missing'))).toEqual([]);
+  });
+});
+
+describe('parseDshowDevices', () => {
+  it('reads video devices from ffmpeg 5 style listings (tagged per device)', () => {
+    const out = [
+      '[dshow @ 000001d8] "Integrated Webcam" (video)',
+      '[dshow @ 000001d8]   Alternative name "@device_pnp_\\\\?\\usb#vid_0bda"',
+      '[dshow @ 000001d8] "Microphone (Realtek Audio)" (audio)',
+      '[dshow @ 000001d8] "OBS Virtual Camera" (video)',
+      'dummy: Immediate exit requested',
+    ].join('\r\n');
+    expect(parseDshowDevices(out).map((d) => d.name)).toEqual(['Integrated Webcam', 'OBS Virtual Camera']);
+  });
+
+  it('reads ffmpeg 4 style listings (grouped under headings)', () => {
+    const out = [
+      '[dshow @ 0000] DirectShow video devices (some may be both video and audio devices)',
+      '[dshow @ 0000]  "USB2.0 HD UVC WebCam"',
+      '[dshow @ 0000]     Alternative name "@device_pnp_x"',
+      '[dshow @ 0000] DirectShow audio devices',
+      '[dshow @ 0000]  "Microphone"',
+    ].join('\n');
+    expect(parseDshowDevices(out)).toEqual([{ input: 'USB2.0 HD UVC WebCam', name: 'USB2.0 HD UVC WebCam' }]);
   });
 });

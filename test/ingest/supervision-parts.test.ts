@@ -46,6 +46,8 @@ describe('StderrParser', () => {
     for (let i = 0; i < HEADER.length; i += 7) p.push(HEADER.slice(i, i + 7));
     expect(sizes).toEqual(['in 1280x720', 'fd1 224x224', 'fd3 640x360']);
     expect(logs).toEqual([]);
+    p.push("[hls @ 0x55d0c8a3e2c0] Opening 'https://cdn/seg1.ts' for reading\nExiting normally, received signal 15.\n");
+    expect(logs).toEqual([]);
     p.push('[rtsp @ 0x55d] method DESCRIBE failed: 404 Not Found\r');
     p.end();
     expect(logs).toEqual(['[rtsp @ 0x55d] method DESCRIBE failed: 404 Not Found']);
