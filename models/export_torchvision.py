@@ -16,7 +16,8 @@ and beside each a `<file>.reference.json` with PyTorch's own outputs for a
 synthetic input that the test suite rebuilds exactly, so the ONNX graph run by
 onnxruntime can be checked against PyTorch.
 
-Without --pretrained the weights are random (seeded): right for shapes,
+Without --pretrained the weights are random (seeded, BatchNorm statistics
+set from synthetic images so outputs are not all equal): right for shapes,
 decoding and speed, meaningless for accuracy. With --pretrained torchvision
 downloads the ImageNet/COCO weights (needs internet).
 
@@ -40,13 +41,34 @@ MIN_OPSET, MAX_OPSET = 11, 15
 
 def pattern(channels, height, width, phase):
     """Deterministic image in 0..1 that the TypeScript test rebuilds bit for bit:
-    value = ((x * 7 + y * 13 + c * 29 + phase * 31) % 256) / 255."""
+    value = ((x*x*7 + y*y*13 + x*y*3 + x*5 + y*11 + c*29 + phase*31) % 256) / 255
+    (quadratic, so it has no short period that would make detections tie)."""
     import torch
 
     c = torch.arange(channels).view(channels, 1, 1)
     y = torch.arange(height).view(1, height, 1)
     x = torch.arange(width).view(1, 1, width)
-    return ((x * 7 + y * 13 + c * 29 + phase * 31) % 256).float() / 255.0
+    return ((x * x * 7 + y * y * 13 + x * y * 3 + x * 5 + y * 11 + c * 29 + phase * 31) % 256).float() / 255.0
+
+
+def calibrate_random(model, batches, cls_layer=None):
+    """Random weights only: with untrained BatchNorm statistics the activations
+    collapse and every box or class gets the same score, which would make the
+    PyTorch-vs-onnxruntime check meaningless. Set the BatchNorm statistics from
+    a few synthetic images and widen the classifier weights so outputs differ."""
+    import torch
+
+    norms = [m for m in model.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+    for bn in norms:
+        bn.reset_running_stats()
+        bn.momentum = None  # cumulative average over the calibration passes
+        bn.train()
+    with torch.no_grad():
+        for batch in batches:
+            model(batch)
+    model.eval()
+    if cls_layer is not None:
+        torch.nn.init.normal_(cls_layer.weight, std=0.5)
 
 
 def write_reference(path, data):
@@ -63,6 +85,9 @@ def export_mobilenet_v3_small(out_dir, opset, pretrained):
     std = torch.tensor([0.229, 0.224, 0.225]).view(3, 1, 1)
     # The graph takes normalised input (the service's preprocess does mean/std).
     batch = torch.stack([(pattern(3, 224, 224, p) - mean) / std for p in (0, 1)])
+    if not pretrained:
+        calib = torch.stack([(pattern(3, 224, 224, p) - mean) / std for p in range(2, 10)])
+        calibrate_random(model, [calib], model.classifier[-1])
     target = out_dir / "mobilenet_v3_small.onnx"
     with torch.no_grad():
         logits = model(batch)
@@ -102,6 +127,8 @@ def export_fasterrcnn(out_dir, opset, pretrained, score_thresh, height, width):
     else:
         model = det.fasterrcnn_mobilenet_v3_large_320_fpn(weights=None, weights_backbone=None, **kwargs)
     model = model.eval()
+    if not pretrained:
+        calibrate_random(model, [[pattern(3, height, width, p)] for p in range(1, 5)], model.roi_heads.box_predictor.cls_score)
     image = pattern(3, height, width, 0)
     target = out_dir / "fasterrcnn_mobilenet_v3_large_320_fpn.onnx"
     with torch.no_grad():

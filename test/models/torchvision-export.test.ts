@@ -23,12 +23,14 @@ const MOBILENET = join(cacheDir, 'mobilenet_v3_small.onnx');
 const FRCNN = join(cacheDir, 'fasterrcnn_mobilenet_v3_large_320_fpn.onnx');
 const options = { topK: 5, personScoreThreshold: 0.6, detectionScoreThreshold: 0.3, nmsIouThreshold: 0.45 };
 
-/** The script's synthetic image as packed RGB bytes: ((x·7 + y·13 + c·29 + phase·31) mod 256). */
+/** The script's synthetic image as packed RGB bytes (same formula as pattern() there). */
 function pattern(width: number, height: number, phase: number): Uint8Array {
   const rgb = new Uint8Array(width * height * 3);
   for (let y = 0; y < height; y++) {
     for (let x = 0; x < width; x++) {
-      for (let c = 0; c < 3; c++) rgb[(y * width + x) * 3 + c] = (x * 7 + y * 13 + c * 29 + phase * 31) % 256;
+      for (let c = 0; c < 3; c++) {
+        rgb[(y * width + x) * 3 + c] = (x * x * 7 + y * y * 13 + x * y * 3 + x * 5 + y * 11 + c * 29 + phase * 31) % 256;
+      }
     }
   }
   return rgb;
