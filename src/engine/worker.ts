@@ -19,13 +19,14 @@ const { spec, labels, postprocess } = init;
 const input = spec.input;
 const arena = new FrameArena(init.arena);
 const decoder = getDecoder(spec.decoder);
-const imageFloats = input.width * input.height * 3;
-const imageBytes = imageFloats / 3;
+/** One packed RGB image at model geometry: as many bytes as the tensor has floats per image. */
+const imageSize = input.width * input.height * 3;
 const decodeContext = { spec, labels, transform: identityTransform(input.width, input.height), options: postprocess };
 
 interface BatchTensor {
   data: Float32Array;
   tensor: ort.Tensor;
+  feeds: Record<string, ort.Tensor>;
 }
 
 /** Input tensors by batch size: made once each, refilled for every batch. */
@@ -34,9 +35,10 @@ const tensors = new Map<number, BatchTensor>();
 function tensorFor(batch: number): BatchTensor {
   let t = tensors.get(batch);
   if (t === undefined) {
-    const data = new Float32Array(batch * imageFloats);
+    const data = new Float32Array(batch * imageSize);
     const dims = input.layout === 'NCHW' ? [batch, 3, input.height, input.width] : [batch, input.height, input.width, 3];
-    t = { data, tensor: new ort.Tensor('float32', data, dims) };
+    const tensor = new ort.Tensor('float32', data, dims);
+    t = { data, tensor, feeds: { [input.name]: tensor } };
     tensors.set(batch, t);
   }
   return t;
@@ -64,8 +66,9 @@ const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.
 // unhandled rejection that would kill the thread and make Piscina respawn it.
 session.catch(() => undefined);
 
-/** Which images of the current run were read (reused; grows to the largest batch). */
+/** Which images of the current run were read, and how each maps to its source (reused). */
 let liveFlags = new Uint8Array(8);
+const runTransforms: InputTransform[] = [];
 
 function decode(outputs: ort.InferenceSession.OnnxValueMapType, batchIndex: number, transform: InputTransform): InferenceOutput {
   decodeContext.transform = transform;
@@ -88,7 +91,7 @@ async function runFrames(task: FramesTask, started: number): Promise<FramesResul
     let live = 0;
     if (liveFlags.length < count) liveFlags = new Uint8Array(count);
     liveFlags.fill(0, 0, count);
-    const { data, tensor } = tensorFor(count);
+    const { data, feeds } = tensorFor(count);
     for (let i = 0; i < count; i++) {
       const ref = refs[first + i]!;
       const hook = init.testHooks?.exitOnFrame;
@@ -96,6 +99,8 @@ async function runFrames(task: FramesTask, started: number): Promise<FramesResul
       const ring = arena.ring(ref.ring);
       if (ring.slotState(ref.slot) !== SLOT_READING || ring.frameNo(ref.slot) !== ref.frameNo) continue;
       preprocessInto(input, ring.pixels(ref.slot), data, i);
+      // Taken with the pixels: the source size may change once the slot is given back.
+      runTransforms[i] = transformOfRing(ref.ring);
       // The pixels are copied into the tensor: the writer may reuse the slot now.
       ring.release(ref.slot, ref.frameNo);
       liveFlags[i] = 1;
@@ -104,13 +109,11 @@ async function runFrames(task: FramesTask, started: number): Promise<FramesResul
     const t1 = performance.now();
     preMs += t1 - t0;
     if (live === 0) continue;
-    const outputs = await s.run({ [input.name]: tensor });
+    const outputs = await s.run(feeds);
     const t2 = performance.now();
     inferMs += t2 - t1;
     for (let i = 0; i < count; i++) {
-      if (liveFlags[i] === 0) continue;
-      const ref = refs[first + i]!;
-      frames[first + i]!.output = decode(outputs, i, transformOfRing(ref.ring));
+      if (liveFlags[i] === 1) frames[first + i]!.output = decode(outputs, i, runTransforms[i]!);
     }
     postMs += performance.now() - t2;
   }
@@ -120,13 +123,13 @@ async function runFrames(task: FramesTask, started: number): Promise<FramesResul
 async function runImage(task: ImageTask, started: number): Promise<ImageResult> {
   const s = await session;
   const t0 = performance.now();
-  if (task.rgb.length !== imageBytes * 3) {
-    throw new RangeError(`image task holds ${task.rgb.length} bytes, model ${spec.name} needs ${imageBytes * 3}`);
+  if (task.rgb.length !== imageSize) {
+    throw new RangeError(`image task holds ${task.rgb.length} bytes, model ${spec.name} needs ${imageSize}`);
   }
-  const { data, tensor } = tensorFor(1);
+  const { data, feeds } = tensorFor(1);
   preprocessInto(input, task.rgb, data, 0);
   const t1 = performance.now();
-  const outputs = await s.run({ [input.name]: tensor });
+  const outputs = await s.run(feeds);
   const t2 = performance.now();
   const output = decode(outputs, 0, task.transform);
   const t3 = performance.now();
@@ -136,8 +139,7 @@ async function runImage(task: ImageTask, started: number): Promise<ImageResult> 
 async function runWarmup(): Promise<WarmupResult> {
   const s = await session;
   // One run at batch 1 so the first real frame does not pay for lazy initialisation.
-  const { tensor } = tensorFor(1);
-  await s.run({ [input.name]: tensor });
+  await s.run(tensorFor(1).feeds);
   return { kind: 'warmup', threadId, inputNames: s.inputNames, outputNames: s.outputNames };
 }
 
