@@ -94,7 +94,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   function offerCapture(event: StreamEvent): void {
     const camera = cameras.get(event.camera);
     if (!camera || !capture || !capture.shouldCapture(camera.id, event.frame, camera.config)) return;
-    capture.offer({ camera: camera.config, event, image: camera.captureFrame(event.frame) });
+    const { source_width: width, source_height: height } = camera.status();
+    capture.offer({ camera: camera.config, event, image: camera.captureFrame(event.frame), sourceSize: width > 0 ? { width, height } : undefined });
   }
 
   async function addCamera(camera: CameraConfig): Promise<CameraStatus> {
