@@ -109,7 +109,8 @@ export class InferenceEngine {
       arena,
       runner: { run: (task) => pool.runFrames(task) },
       policy: opts.batching ?? new DynamicBatching({ maxBatch: cfg.max_batch, maxWaitMs: cfg.max_wait_ms }),
-      limits: cfg,
+      // At least one batch per worker, or workers beyond max_in_flight_batches would idle.
+      limits: { ...cfg, max_in_flight_batches: Math.max(cfg.max_in_flight_batches, choice.poolSize) },
       dynamicBatch: input.dynamic_batch,
       onFrame: (frame) => self?.publish(frame),
       onTask: (_size, timing, error) => self?.taskFinished(timing, error),
