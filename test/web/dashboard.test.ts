@@ -102,7 +102,7 @@ describe('web UI against the running service (classifier)', () => {
     await page.fill('#cam-url', SLIDESHOW_360P);
     await page.fill('#cam-fps', '2');
     await page.click('#add-camera-form button[type="submit"]');
-    await page.locator(`${card('added')}[data-state="streaming"]`).waitFor({ timeout: 15_000 });
+    await page.locator(`${card('added')}[data-state="streaming"]`).waitFor({ timeout: 20_000 });
     await expect(page.locator('#form-message').textContent()).resolves.toContain('Added camera added');
     await page.locator(`${card('added')} img.frame`).evaluate((el) => new Promise((ok) => ((el as HTMLImageElement).naturalWidth ? ok(null) : el.addEventListener('load', ok, { once: true }))));
     await screenshot(page, 'dashboard-added');
@@ -128,14 +128,14 @@ describe('web UI against the running service (classifier)', () => {
     const docs = await browser.newPage();
     await docs.goto(`${svc.baseUrl}/docs`);
     const predict = docs.locator('.opblock-post', { has: docs.locator('.opblock-summary-path', { hasText: /^\/predict$/ }) });
-    await predict.waitFor({ timeout: 15_000 });
+    await predict.waitFor({ timeout: 30_000 });
     await screenshot(docs, 'docs');
     // Try-it-out is on from the start: upload a COCO photo, the real model answers.
     await predict.locator('.opblock-summary').click();
     await predict.locator('input[type="file"]').setInputFiles(join(SHARED, 'media', 'coco', '000000000776.jpg'));
     await predict.locator('button.execute').click();
     const body = predict.locator('.live-responses-table .response-col_description pre').first();
-    await body.waitFor({ timeout: 15_000 });
+    await body.waitFor({ timeout: 30_000 });
     const answer = JSON.parse((await body.textContent()) ?? '') as { predictions: { label: string }[] };
     expect(answer.predictions[0]?.label).toBe('teddy');
     await expect(predict.locator('.live-responses-table tr.response .response-col_status').first().textContent()).resolves.toContain('200');
