@@ -115,7 +115,8 @@ async function run(argv: readonly string[]): Promise<number> {
         if (opts.maxFrames > 0 && accepted >= opts.maxFrames) void stop();
       },
       onState: (state, error) => {
-        if (state === lastState) return;
+        // Ctrl-C in a terminal reaches ffmpeg too; its exit then is ours, not a failure.
+        if (state === lastState || interrupted) return;
         lastState = state;
         if (state === 'reconnecting' || state === 'stalled' || state === 'error') {
           if (isFile && !stopping) {

@@ -18,6 +18,8 @@ interface Run {
 function startCli(args: string[], env: NodeJS.ProcessEnv = {}): { child: ReturnType<typeof spawn>; result: Promise<Run> } {
   const child = spawn(process.execPath, ['--import', 'tsx', 'src/capture/cli.ts', ...args], {
     cwd: ROOT,
+    // Its own process group, so a test can Ctrl-C it the way a terminal does (CLI and ffmpeg together).
+    detached: true,
     env: { ...process.env, APP_CONFIG_PATH: '', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -105,7 +107,8 @@ describe('capture CLI', () => {
     // --realtime: 25 fps, so the run is still going when interrupted.
     const { child, result } = startCli(['--source', SLIDESHOW_360P, '--output', out, '--realtime']);
     await waitUntil('some frames written', async () => (await readdir(out).catch(() => [])).filter((n) => n.endsWith('.jpg')).length >= 5, 30_000);
-    child.kill('SIGINT');
+    // Like Ctrl-C in a terminal: the whole foreground group, ffmpeg included, gets SIGINT.
+    process.kill(-(child.pid as number), 'SIGINT');
     const run = await result;
     expect(run.code).toBe(0);
     expect(run.stdout).toMatch(/wrote \d+ images .*; interrupted/);
