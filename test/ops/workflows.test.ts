@@ -92,8 +92,12 @@ describe('ci.yml', () => {
     const order = ['npm ci', 'npm run typecheck', 'npm run lint', 'npm test', 'npm run bench:'].map((cmd) => steps.findIndex((s) => s.run?.includes(cmd)));
     for (const i of order) expect(i).toBeGreaterThanOrEqual(0);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
-    const bench = steps[order[4]!]!;
-    expect(bench.env?.BENCH_SMOKE).toBe('1');
+    // Short: only flags the benchmark knows, and a one-second round.
+    const bench = steps[order[4]!]!.run!;
+    const script = /npm run (bench:[\w-]+)/.exec(bench)![1]!;
+    const source = readRepo(pkg.scripts[script]!.split(' ').at(-1)!);
+    for (const m of bench.matchAll(/--([a-z-]+) /g)) expect(source, `--${m[1]}`).toContain(`${m[1]!.replace(/-/g, '_')}:`);
+    expect(bench).toMatch(/--seconds 1\b/);
   });
 
   it('caches .cache/ (fetched models and fixtures) between runs', () => {
