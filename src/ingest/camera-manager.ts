@@ -72,6 +72,7 @@ class Camera implements CameraHandle {
   capture: CaptureBuffer | null = null;
   readonly startedAt = new Date().toISOString();
   stopping: Promise<void> | null = null;
+  exited = false;
 
   constructor(
     readonly config: CameraConfig,
@@ -172,6 +173,7 @@ export class CameraManager {
       this.setState(camera, 'error', `decoder worker failed: ${err.message}`);
     });
     worker.on('exit', () => {
+      camera.exited = true;
       // A worker that died (or was terminated) cannot stop its ffmpeg any more.
       killQuietly(Atomics.exchange(camera.pidSlot, 0, 0));
     });
@@ -246,6 +248,7 @@ export class CameraManager {
       const { worker } = camera;
       const timeoutMs = this.opts.stopTimeoutMs ?? 5000;
       const done = new Promise<void>((resolve) => {
+        if (camera.exited) return resolve();
         const onMessage = (m: FromDecoder): void => {
           if (m.type === 'stopped') finish();
         };

@@ -170,6 +170,12 @@ export class FrameReader {
       });
       // 'close' comes after every pipe has drained, so no frame is lost at exit.
       this.child.on('close', finish);
+      this.child.on('exit', (code, signal) => {
+        // Defensive: drain pipes never attached (size never seen) so nothing can hold 'close' back.
+        for (const fd of this.pendingSizes.keys()) (this.child.stdio[fd] as Readable | null)?.resume();
+        // And never wait forever for pipes a stray grandchild might keep open.
+        setTimeout(() => finish(code, signal), 2000).unref();
+      });
     });
   }
 
