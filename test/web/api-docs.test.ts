@@ -12,6 +12,7 @@ import { Collection, ItemGroup, type Item } from 'postman-collection';
 import { ROUTES } from '../../src/api/routes.js';
 import { OPENAPI_PATH, POSTMAN_PATH, renderDocs } from '../../tools/api-docs/generate.js';
 import { POSTMAN_SCHEMA, postmanPath } from '../../tools/api-docs/postman.js';
+import { check, loadApiSchemas } from './openapi-schemas.js';
 
 type Obj = Record<string, unknown>;
 const openapi = JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')) as Obj;
@@ -72,6 +73,29 @@ describe('OpenAPI document', () => {
       }
     }
     expect(missing).toEqual([]);
+  });
+
+  it('has examples that match their schemas, with no undocumented fields', () => {
+    const api = loadApiSchemas();
+    const results: Record<string, unknown> = {};
+    for (const [path, item] of Object.entries(openapi.paths as Obj)) {
+      for (const [method, op] of Object.entries(item as Obj)) {
+        const bodies = Object.entries((op as Obj).responses as Obj).map(([code, res]) => [code, (res as Obj).content] as const);
+        const request = ((op as Obj).requestBody as Obj | undefined)?.content;
+        if (request) bodies.push(['request', request]);
+        for (const [code, content] of bodies) {
+          const media = (content as Obj | undefined)?.['application/json'] as Obj | undefined;
+          if (!media?.schema) continue;
+          const examples = media.example !== undefined ? [media.example] : Object.values((media.examples as Obj | undefined) ?? {}).map((e) => (e as Obj).value);
+          examples.forEach((example, i) => (results[`${method} ${path} ${code} #${i}`] = check(api.inline(media.schema), example)));
+        }
+      }
+    }
+    expect(Object.keys(results).length).toBeGreaterThan(15);
+    for (const [where, result] of Object.entries(results)) expect({ where, result }).toEqual({ where, result: 'valid' });
+    // The strictness is real: an undocumented field is refused.
+    expect(check(api.component('Prediction'), { label: 'x', score: 0.5, extra: 1 })).not.toBe('valid');
+    expect(check(api.component('CameraStatus'), { id: 'x' })).not.toBe('valid');
   });
 
   it('documents /predict as a multipart upload of field "file"', () => {

@@ -4,8 +4,12 @@
  */
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fileCamera, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { StreamEvent } from '../../src/engine/types.js';
+import { collectSse, fileCamera, SHARED, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
 import { launchBrowser, screenshot, type TestBrowser } from './browser.js';
+import { check, loadApiSchemas } from './openapi-schemas.js';
 
 const CAMERA = 'street';
 const CARD = `article.card[data-camera-id="${CAMERA}"]`;
@@ -68,6 +72,20 @@ describe('dashboard with the person detector', () => {
     // Boxes are outlines, not a fill over the whole picture.
     expect(drawn.painted).toBeLessThan(drawn.width * drawn.height * 0.5);
     expect(drawn).toMatchObject({ yes: true, label: 'PERSON', score: expect.stringMatching(/^score (0\.\d\d|1\.00)$/) });
+  });
+
+  it('sends detector events and /predict answers as the OpenAPI document says', async () => {
+    const api = loadApiSchemas();
+    const events = await collectSse<StreamEvent>(`${svc.baseUrl}/stream?camera=${CAMERA}`, 30_000, (evs) => evs.some((e) => e.detections?.length));
+    expect(events.some((e) => e.detections?.length)).toBe(true);
+    for (const event of events) expect(check(api.component('StreamEvent'), event)).toBe('valid');
+    const form = new FormData();
+    form.set('file', new Blob([readFileSync(join(SHARED, 'media', 'coco', '000000000139.jpg'))], { type: 'image/jpeg' }), 'people.jpg');
+    const res = await fetch(`${svc.baseUrl}/predict`, { method: 'POST', body: form });
+    const body = (await res.json()) as { has_person?: boolean };
+    expect(res.status).toBe(200);
+    expect(body.has_person).toBe(true);
+    expect(check(api.component('PredictResponse'), body)).toBe('valid');
   });
 
   it('raised no page errors', () => {

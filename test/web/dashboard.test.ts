@@ -2,13 +2,15 @@
  * The dashboard, the docs page and the SSE viewer in real Chromium against
  * the real service (classifier) playing the COCO slideshow as a file camera.
  */
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CameraStatus } from '../../src/ingest/types.js';
-import { fileCamera, PROJECT_ROOT, SHARED, SLIDESHOW_360P, startTestService, type TestService } from '../helpers/service.js';
+import { collectSse, fileCamera, PROJECT_ROOT, SHARED, SLIDESHOW_360P, startTestService, type TestService } from '../helpers/service.js';
 import { launchBrowser, screenshot, type TestBrowser } from './browser.js';
+import { check, loadApiSchemas } from './openapi-schemas.js';
 
 const CAMERA = 'slideshow';
 const card = (id: string): string => `article.card[data-camera-id="${id}"]`;
@@ -159,6 +161,33 @@ describe('web UI against the running service (classifier)', () => {
     await expect(viewer.locator('#status').textContent()).resolves.toBe('disconnected');
     await expect(viewer.locator('#connect').isEnabled()).resolves.toBe(true);
     await viewer.close();
+  });
+
+  it('answers as the OpenAPI document says', async () => {
+    const api = loadApiSchemas();
+    const json = async (path: string, init?: RequestInit): Promise<[number, unknown]> => {
+      const res = await fetch(`${svc.baseUrl}${path}`, init);
+      return [res.status, await res.json()];
+    };
+    expect(check(api.component('Health'), (await json('/health'))[1])).toBe('valid');
+    expect(check(api.component('CameraList'), (await json('/health/stream'))[1])).toBe('valid');
+    expect(check(api.component('CameraList'), (await json('/cameras'))[1])).toBe('valid');
+    const form = new FormData();
+    form.set('file', new Blob([readFileSync(join(SHARED, 'media', 'coco', '000000000885.jpg'))], { type: 'image/jpeg' }), 'racket.jpg');
+    const [status, predicted] = await json('/predict', { method: 'POST', body: form });
+    expect(status).toBe(200);
+    expect(check(api.component('PredictResponse'), predicted)).toBe('valid');
+    const events = await collectSse<unknown>(`${svc.baseUrl}/stream?camera=${CAMERA}`, 15_000, (evs) => evs.length >= 2);
+    expect(events.length).toBeGreaterThanOrEqual(2);
+    for (const event of events) expect(check(api.component('StreamEvent'), event)).toBe('valid');
+    const notImage = new FormData();
+    notImage.set('file', new Blob(['hello'], { type: 'text/plain' }), 'hello.txt');
+    const [badStatus, bad] = await json('/predict', { method: 'POST', body: notImage });
+    expect(badStatus).toBe(415);
+    expect(check(api.component('Error'), bad)).toBe('valid');
+    const [missingStatus, missing] = await json('/cameras/nope/preview.jpg');
+    expect(missingStatus).toBe(404);
+    expect(check(api.component('Error'), missing)).toBe('valid');
   });
 
   it('raised no page errors', () => {

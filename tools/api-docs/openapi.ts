@@ -32,6 +32,7 @@ const cameraStatusExample: JsonObject = {
   source_width: 1280,
   source_height: 720,
   started_at: '2026-11-24T04:00:00.000Z',
+  latency_ms: { p50: 18, p95: 41, p99: 63, count: 300 },
 };
 
 const classifierEvent: JsonObject = {
@@ -132,6 +133,16 @@ const schemas: JsonObject = {
       detections: { type: 'array', items: ref('Detection') },
     },
   },
+  LatencySummary: {
+    type: 'object',
+    required: ['p50', 'p95', 'p99', 'count'],
+    properties: {
+      p50: { type: 'number' },
+      p95: { type: 'number' },
+      p99: { type: 'number' },
+      count: { type: 'integer', description: 'Samples in the window.' },
+    },
+  },
   CameraState: {
     type: 'string',
     enum: ['connecting', 'streaming', 'reconnecting', 'stalled', 'frozen', 'ended', 'error', 'stopped'],
@@ -159,6 +170,7 @@ const schemas: JsonObject = {
       source_width: { type: 'integer', description: 'Source picture width; detection boxes are in these pixels.' },
       source_height: { type: 'integer' },
       started_at: { type: 'string', format: 'date-time' },
+      latency_ms: { allOf: [ref('LatencySummary')], description: 'Frame committed → result published over the recent window; all 0 before the first result.' },
     },
     example: cameraStatusExample,
   },
@@ -318,7 +330,7 @@ const paths: JsonObject = {
       summary: 'Add and start a camera',
       requestBody: { required: true, content: json(ref('CameraInput'), { id: 'door', url: 'rtsp://10.0.0.12:554/stream1', fps: 5 }) },
       responses: {
-        '201': { description: 'Started.', content: json(ref('CameraStatus'), { ...cameraStatusExample, state: 'connecting', last_frame_age_ms: null, fps_in: 0, fps_out: 0, drops: {}, frames_in: 0, frames_out: 0, reconnects: 0, source_width: 0, source_height: 0 }) },
+        '201': { description: 'Started.', content: json(ref('CameraStatus'), { ...cameraStatusExample, state: 'connecting', last_frame_age_ms: null, fps_in: 0, fps_out: 0, drops: {}, frames_in: 0, frames_out: 0, reconnects: 0, source_width: 0, source_height: 0, latency_ms: { p50: 0, p95: 0, p99: 0, count: 0 } }) },
         '400': errorResponse('Invalid input (or body not JSON: invalid_json).', 'invalid_camera', 'camera.url: required'),
         '409': errorResponse('A camera with this id exists.', 'camera_exists', 'camera "door" already exists'),
         '503': errorResponse('No free frame ring (streams.max_cameras reached).', 'camera_not_started', 'no free ring'),

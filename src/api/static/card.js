@@ -98,6 +98,8 @@ export class CameraCard {
       this.error.hidden = true;
     }
     this.preview.setSourceWidth(s.source_width);
+    const l = s.latency_ms;
+    if (l && l.count) this.latency.title = `p50 ${l.p50.toFixed(0)} ms · p95 ${l.p95.toFixed(0)} ms · p99 ${l.p99.toFixed(0)} ms (${l.count} frames)`;
     if (!sample) return;
     // One trend sample per poll: mean latency of the events since the last one.
     this.latencyHistory.push(this.latencyCount ? this.latencySum / this.latencyCount : NaN);
