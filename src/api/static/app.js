@@ -18,7 +18,10 @@ const formMessage = document.getElementById('form-message');
 
 /** @type {Map<string, CameraCard>} */
 const cards = new Map();
+/** id → when it was removed here; a poll that started earlier must not bring it back. */
+const removedAt = new Map();
 let feedConnected = false;
+let paintScheduled = false;
 let lastHealth = null;
 let polls = 0;
 
@@ -30,7 +33,15 @@ const visibility = new IntersectionObserver((entries) => {
 });
 
 const feed = new EventFeed(
-  (event) => cards.get(event.camera)?.onEvent(event),
+  (event) => {
+    const card = cards.get(event.camera);
+    if (!card) return;
+    card.onEvent(event);
+    if (!paintScheduled) {
+      paintScheduled = true;
+      requestAnimationFrame(paint);
+    }
+  },
   (connected) => {
     feedConnected = connected;
     showHealth();
@@ -61,6 +72,7 @@ async function onRemove(id) {
   if (card) card.removeButton.disabled = true;
   try {
     const existed = await removeCamera(id);
+    removedAt.set(id, performance.now());
     dropCard(id);
     showMessage(existed ? `Removed camera ${id}.` : `Camera ${id} was already gone.`, 'ok');
   } catch (err) {
@@ -78,10 +90,19 @@ function dropCard(id) {
   emptyNote.hidden = cards.size > 0;
 }
 
-/** @param {boolean} sample whether this poll adds a point to the trends */
-function reconcile(statuses, sample) {
+/**
+ * @param {Array<object>} statuses CameraStatus list
+ * @param {boolean} sample whether this poll adds a point to the trends
+ * @param {number} askedAt when the list was requested
+ */
+function reconcile(statuses, sample, askedAt) {
   const seen = new Set();
   for (const s of statuses) {
+    const removed = removedAt.get(s.id);
+    if (removed !== undefined) {
+      if (removed > askedAt) continue;
+      removedAt.delete(s.id); // listed again after removal: added anew
+    }
     seen.add(s.id);
     let card = cards.get(s.id);
     if (!card) {
@@ -99,7 +120,8 @@ function reconcile(statuses, sample) {
 async function poll() {
   try {
     if (polls % HEALTH_EVERY === 0) lastHealth = await getHealth();
-    reconcile(await getCameraStatuses(), true);
+    const askedAt = performance.now();
+    reconcile(await getCameraStatuses(), true, askedAt);
     showHealth();
   } catch (err) {
     showHealth(err);
@@ -108,10 +130,11 @@ async function poll() {
   setTimeout(poll, POLL_MS);
 }
 
-// Events can come at camera rate; paint at most once per frame.
+// Events can come at camera rate; paint at most once per frame, and only
+// when something changed.
 function paint() {
+  paintScheduled = false;
   for (const card of cards.values()) card.render();
-  requestAnimationFrame(paint);
 }
 
 form.addEventListener('submit', async (ev) => {
@@ -137,7 +160,8 @@ form.addEventListener('submit', async (ev) => {
 
 async function refreshNow() {
   try {
-    reconcile(await getCameraStatuses(), false);
+    const askedAt = performance.now();
+    reconcile(await getCameraStatuses(), false, askedAt);
   } catch (err) {
     showHealth(err);
   }
@@ -145,4 +169,3 @@ async function refreshNow() {
 
 feed.start();
 poll();
-requestAnimationFrame(paint);
