@@ -44,12 +44,12 @@ afterEach(async () => {
   expect(ffmpegChildren(String(server.port))).toEqual([]);
 });
 
-async function startCamera(s: StreamsConfig): Promise<{ handle: CameraHandle; arena: FrameArena; states: CameraState[] }> {
+async function startCamera(s: StreamsConfig, transport: 'tcp' | 'udp' = 'tcp'): Promise<{ handle: CameraHandle; arena: FrameArena; states: CameraState[] }> {
   const arena = FrameArena.create({ width: INPUT.width, height: INPUT.height, channels: 3 }, s.ring_slots, s.max_cameras);
   manager = new CameraManager({ arena, streams: s, input: INPUT });
   const states: CameraState[] = [];
   manager.onStateChange((_id, state) => states.push(state));
-  const handle = await manager.add({ ...CAMERA_DEFAULTS, id: 'rtsp', url: server.url, fps: 10 });
+  const handle = await manager.add({ ...CAMERA_DEFAULTS, id: 'rtsp', url: server.url, fps: 10, transport });
   return { handle, arena, states };
 }
 
@@ -98,5 +98,13 @@ describe('RTSP camera (GStreamer server on 127.0.0.1)', () => {
     }
     const frames = handle.status().frames_in;
     expect(await waitFor(() => handle.status().state === 'streaming' && handle.status().frames_in > frames, 15_000)).toBe(true);
+  });
+
+  it('streams over UDP when the camera asks for it', async () => {
+    const { handle } = await startCamera(streams(), 'udp');
+    expect(await waitFor(() => handle.status().state === 'streaming' && handle.status().frames_in >= 5, 10_000)).toBe(true);
+    const ffmpeg = ffmpegChildren(String(server.port));
+    expect(ffmpeg).toHaveLength(1);
+    expect(ffmpeg[0]?.cmdline.join(' ')).toContain('-rtsp_transport udp');
   });
 });
