@@ -126,6 +126,28 @@ describe('web UI against the running service (classifier)', () => {
     await screenshot(page, 'dashboard-removed');
   });
 
+  it("shows a failing camera's state and last error", async () => {
+    // Nothing listens on port 9 of loopback: the camera keeps failing and retrying.
+    const res = await fetch(`${svc.baseUrl}/cameras`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ id: 'broken', url: 'rtsp://127.0.0.1:9/live' }),
+    });
+    expect(res.status).toBe(201);
+    const broken = card('broken');
+    await page.waitForFunction((sel) => {
+      const el = document.querySelector(sel) as HTMLElement | null;
+      return el !== null && ['reconnecting', 'error'].includes(el.dataset.state ?? '') && !(el.querySelector('.cam-error') as HTMLElement).hidden;
+    }, broken, { timeout: 20_000 });
+    const state = await page.locator(broken).getAttribute('data-state');
+    await expect(page.locator(`${broken} .badge`).getAttribute('class')).resolves.toBe(`badge state-${state}`);
+    await expect(page.locator(`${broken} .cam-error`).textContent()).resolves.not.toBe('');
+    await expect(page.locator(`${broken} .no-result`).isVisible()).resolves.toBe(true);
+    await screenshot(page, 'dashboard-failing-camera');
+    expect((await fetch(`${svc.baseUrl}/cameras/broken`, { method: 'DELETE' })).status).toBe(204);
+    await page.locator(broken).waitFor({ state: 'detached' });
+  });
+
   it('renders /docs with Swagger UI and runs /predict from it', async () => {
     const docs = await browser.newPage();
     await docs.goto(`${svc.baseUrl}/docs`);

@@ -63,7 +63,7 @@ function showHealth(error) {
   const h = lastHealth;
   const live = feedConnected ? 'live' : 'live feed reconnecting…';
   const problems = h.problems?.length ? ` · ${h.problems.join('; ')}` : '';
-  healthLine.textContent = `${h.status} · ${h.model} (${h.task}, ${h.provider}) · ${h.cameras} camera(s) · ${live}${problems}`;
+  healthLine.textContent = `${h.status} · ${h.model} (${h.task}, ${h.provider}) · ${cards.size} camera(s) · ${live}${problems}`;
   healthLine.className = `health ${h.status === 'ok' && feedConnected ? 'good' : 'warn'}`;
 }
 

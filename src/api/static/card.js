@@ -111,8 +111,10 @@ export class CameraCard {
       { series: this.latencyHistory, color: LATENCY_COLOR },
     ]);
     // Each line is scaled to its own peak: name the peaks.
-    this.keyLatency.textContent = `latency (peak ${Math.round(this.latencyHistory.max())} ms)`;
-    this.keyFps.textContent = `fps out (peak ${this.fpsHistory.max().toFixed(1)})`;
+    const peakLatency = this.latencyHistory.max();
+    const peakFps = this.fpsHistory.max();
+    this.keyLatency.textContent = peakLatency > 0 ? `latency (peak ${Math.round(peakLatency)} ms)` : 'latency';
+    this.keyFps.textContent = peakFps > 0 ? `fps out (peak ${peakFps.toFixed(1)})` : 'fps out';
   }
 
   /** Cheap: events can arrive at camera rate; the DOM is updated in render(). */
