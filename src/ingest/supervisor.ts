@@ -55,6 +55,8 @@ export interface SupervisorStats {
   /** Frames ffmpeg produced that the target had no room for. */
   framesDropped: number;
   reconnects: number;
+  /** Failures since the backoff last reset (a connection healthy for reset_after_ms resets it). */
+  backoffAttempts: number;
   lastFrameAt: number | null;
   sourceWidth: number;
   sourceHeight: number;
@@ -72,6 +74,8 @@ export class StreamSupervisor {
   private readonly frozen: FrozenDetector;
   private attemptStartedAt = 0;
   private streamingSince = 0;
+  /** Last frame of the current ffmpeg run (0 = none yet): what the watchdog measures from. */
+  private runLastFrameAt = 0;
   private watchdogFired = false;
   private framesIn = 0;
   private framesDroppedBefore = 0;
@@ -114,6 +118,7 @@ export class StreamSupervisor {
       framesIn: this.framesIn,
       framesDropped: this.framesDroppedBefore + (this.reader?.counts(PRIMARY_FD).dropped ?? 0),
       reconnects: this.reconnects,
+      backoffAttempts: this.backoff.attempts,
       lastFrameAt: this.lastFrameAt,
       sourceWidth: this.sourceWidth,
       sourceHeight: this.sourceHeight,
@@ -160,6 +165,7 @@ export class StreamSupervisor {
     target.commit();
     this.framesIn++;
     this.lastFrameAt = now;
+    this.runLastFrameAt = now;
     if (this.streamingSince === 0) this.streamingSince = now;
     if (frozen) {
       if (this.stateValue !== 'frozen') this.setState('frozen', `picture unchanged for ${this.opts.streams.frozen_after_ms} ms`);
@@ -196,6 +202,7 @@ export class StreamSupervisor {
 
     this.attemptStartedAt = Date.now();
     this.streamingSince = 0;
+    this.runLastFrameAt = 0;
     this.watchdogFired = false;
     this.frozen.reset();
     const reader = new FrameReader({
@@ -213,11 +220,11 @@ export class StreamSupervisor {
     this.reader = reader;
     const pid = reader.pid;
     if (pid !== undefined) this.opts.events?.onSpawn?.(pid);
-    const lastFrameAtStart = this.lastFrameAt;
 
     const check = Math.max(50, Math.min(1000, Math.floor(streams.stall_timeout_ms / 4)));
     this.watchdog = setInterval(() => {
-      const since = this.lastFrameAt !== lastFrameAtStart && this.lastFrameAt !== null ? this.lastFrameAt : this.attemptStartedAt;
+      // Before the first frame of a run, the time to connect counts against the same limit.
+      const since = this.runLastFrameAt || this.attemptStartedAt;
       if (Date.now() - since <= streams.stall_timeout_ms) return;
       this.watchdogFired = true;
       this.setState('stalled', `no frame for ${streams.stall_timeout_ms} ms; restarting ffmpeg`);

@@ -53,6 +53,16 @@ describe('StreamSupervisor', () => {
     expect(states).not.toContain('ended');
   });
 
+  it('resets the backoff after a connection that stayed healthy for reset_after_ms', async () => {
+    // Each run streams for about 1 s, then ffmpeg exits.
+    const url = 'lavfi:testsrc2=size=160x120:rate=25:duration=1';
+    const healthy = supervise(camera(url), streams({ reconnect: { ...streams().reconnect, reset_after_ms: 300 } }));
+    const brief = supervise(camera(url), streams({ reconnect: { ...streams().reconnect, reset_after_ms: 60_000 } }));
+    expect(await waitFor(() => healthy.sup.stats().reconnects >= 3 && brief.sup.stats().reconnects >= 3, 20_000)).toBe(true);
+    expect(healthy.sup.stats().backoffAttempts).toBe(1);
+    expect(brief.sup.stats().backoffAttempts).toBeGreaterThanOrEqual(3);
+  });
+
   it('reports a source that connects but never sends a frame as stalled, and keeps retrying', async () => {
     const sockets: Socket[] = [];
     const silent: Server = createServer((socket) => sockets.push(socket));
