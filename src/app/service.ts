@@ -117,7 +117,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     const status = handle.status();
     const out = engine.cameraStats(id);
     if (!out) return status;
-    return { ...status, fps_out: out.fps_out, frames_out: out.frames_out, drops: { ...status.drops, ...out.drops }, latency_ms: out.latency_ms } as CameraStatus;
+    return { ...status, fps_out: out.fps_out, frames_out: out.frames_out, drops: { ...status.drops, ...out.drops }, latency_ms: out.latency_ms };
   }
 
   const initial = config.cameras.length > 0 ? config.cameras : config.streams.demo_camera ? [DEMO_CAMERA] : [];
@@ -131,7 +131,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   }
 
   function snapshot(): MetricsSnapshot {
-    const list = cameras.list().map((h) => cameraStatus(h.id) as CameraStatus & { latency_ms?: MetricsSnapshot['cameras'][number]['latency_ms'] });
+    const list = cameras.list().map((h) => cameraStatus(h.id) as CameraStatus);
     return {
       timestamp_ms: Date.now(),
       uptime_s: (Date.now() - startedAt) / 1000,

@@ -20,4 +20,6 @@ export interface CameraStatus {
   source_width: number;
   source_height: number;
   started_at: string;
+  /** Frame committed → result published over the recent window; set by the app from the engine. */
+  latency_ms?: { p50: number; p95: number; p99: number; count: number };
 }
