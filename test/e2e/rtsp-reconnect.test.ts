@@ -25,7 +25,8 @@ describe('RTSP camera survives its server dying', () => {
     svc = await startTestService({
       cameras: [{ id: 'cam', url: rtsp.url, fps: 5, transport: 'tcp', loop: true, realtime: true }],
       // Fast first retry so the test measures the service, not a long backoff.
-      streams: { reconnect: { initial_ms: 300, max_ms: 2000, multiplier: 2, jitter: 0.2, reset_after_ms: 60_000 }, stall_timeout_ms: 4000 } as never,
+      // The test server sends still colour bars: frozen-picture detection off so the state stays 'streaming'.
+      streams: { reconnect: { initial_ms: 300, max_ms: 2000, multiplier: 2, jitter: 0.2, reset_after_ms: 60_000 }, stall_timeout_ms: 4000, frozen_after_ms: 0 } as never,
     });
   });
 
