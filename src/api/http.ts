@@ -16,6 +16,8 @@ export interface HttpContext {
 export type HeaderList = readonly (readonly [string, string])[];
 
 const statusLines = new Map<number, string>();
+/** Bodies above this size are sent with tryEnd/onWritable instead of end(). */
+const STREAM_THRESHOLD = 64 * 1024;
 
 export function statusLine(status: number): string {
   let line = statusLines.get(status);
@@ -68,12 +70,41 @@ export class Exchange {
     if (!this.open) return;
     this.finished = true;
     this.status = status;
+    if (Buffer.isBuffer(body) && body.length > STREAM_THRESHOLD && !closeConnection) {
+      this.sendStreamed(status, body, headers);
+      return;
+    }
     this.res.cork(() => {
       this.writeHead(status, headers);
       if (body === undefined) this.res.endWithoutBody(0, closeConnection);
       else this.res.end(body, closeConnection);
     });
     this.logDone(status, false);
+  }
+
+  /**
+   * Large bodies go out with tryEnd as the socket takes them: uWS keeps no
+   * copy of the unsent rest (end() would), the caller's buffer is the only one.
+   */
+  private sendStreamed(status: number, body: Buffer, headers: HeaderList): void {
+    const res = this.res;
+    const total = body.length;
+    let start = 0;
+    let responded = false;
+    res.cork(() => {
+      this.writeHead(status, headers);
+      start = res.getWriteOffset();
+      const [ok, done] = res.tryEnd(body, total);
+      responded = done;
+      if (ok || done) return;
+      res.onWritable((offset) => {
+        if (this.aborted) return true;
+        const [sent, finished] = res.tryEnd(body.subarray(offset - start), total);
+        if (finished) this.logDone(status, false);
+        return sent;
+      });
+    });
+    if (responded) this.logDone(status, false);
   }
 
   json(status: number, value: unknown, headers: HeaderList = []): void {

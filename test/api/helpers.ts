@@ -214,43 +214,55 @@ export interface RawResponse {
  * Writes `head` then `body` pieces on a raw socket and reads one response.
  * Write errors after the server answered (it may close early) are expected.
  */
-export function rawRequest(port: number, head: string, body: Iterable<Buffer> = [], waitForClose = false): Promise<RawResponse> {
+export function rawRequest(port: number, head: string, body: Iterable<Buffer> = [], waitForClose = false, pauseMs = 0): Promise<RawResponse> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
-    let data = Buffer.alloc(0);
+    const chunks: Buffer[] = [];
+    let received = 0;
+    let parsed: { status: number; headers: Record<string, string>; bodyStart: number } | null = null;
     let settled = false;
-    const finish = (closed: boolean): void => {
-      if (settled) return;
-      const text = data.toString('latin1');
-      const end = text.indexOf('\r\n\r\n');
-      if (end < 0) {
-        if (closed) {
-          settled = true;
-          reject(new Error(`connection closed without a response: ${JSON.stringify(text)}`));
-        }
-        return;
-      }
-      const lines = text.slice(0, end).split('\r\n');
+    const parseHead = (): void => {
+      const data = Buffer.concat(chunks);
+      const end = data.indexOf('\r\n\r\n');
+      if (end < 0) return;
+      const lines = data.toString('latin1', 0, end).split('\r\n');
       const headers: Record<string, string> = {};
       for (const line of lines.slice(1)) {
         const colon = line.indexOf(':');
         headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
       }
-      const length = Number(headers['content-length'] ?? 'NaN');
-      const bodyText = text.slice(end + 4);
-      if (!closed && (waitForClose || !(Buffer.byteLength(bodyText, 'latin1') >= length))) return;
+      parsed = { status: Number(lines[0]!.split(' ')[1]), headers, bodyStart: end + 4 };
+    };
+    const finish = (closed: boolean): void => {
+      if (settled) return;
+      if (parsed === null) parseHead();
+      if (parsed === null) {
+        if (closed) {
+          settled = true;
+          reject(new Error(`connection closed without a response: ${JSON.stringify(Buffer.concat(chunks).toString('latin1'))}`));
+        }
+        return;
+      }
+      const length = Number(parsed.headers['content-length'] ?? 'NaN');
+      if (!closed && (waitForClose || !(received - parsed.bodyStart >= length))) return;
       settled = true;
       socket.destroy();
-      resolve({ status: Number(lines[0]!.split(' ')[1]), headers, body: bodyText, closed });
+      resolve({ status: parsed.status, headers: parsed.headers, body: Buffer.concat(chunks).toString('latin1', parsed.bodyStart), closed });
     };
     socket.on('data', (chunk: Buffer) => {
-      data = Buffer.concat([data, chunk]);
+      chunks.push(chunk);
+      received += chunk.length;
       finish(false);
     });
     socket.on('error', () => finish(true));
     socket.on('close', () => finish(true));
     socket.on('connect', () => {
       socket.write(head);
+      // Not reading for a while makes the server meet backpressure.
+      if (pauseMs > 0) {
+        socket.pause();
+        setTimeout(() => socket.resume(), pauseMs);
+      }
       const pieces = body[Symbol.iterator]();
       const pump = (): void => {
         for (;;) {

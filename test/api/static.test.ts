@@ -50,6 +50,17 @@ describe('static files', () => {
     expect(await get('/vendor/swagger-ui/swagger-ui-bundle.js')).toEqual({ status: 200, type: 'text/javascript; charset=utf-8', body: 'window.SwaggerUIBundle = 1;' });
   });
 
+  it('streams a large file to a client that reads slowly, byte for byte', async () => {
+    const big = Buffer.alloc(24 * 1024 * 1024);
+    for (let i = 0; i < big.length; i += 4) big.writeUInt32LE((i * 2654435761) >>> 0, i);
+    writeFileSync(join(dir, 'big.bin'), big);
+    const res = await rawRequest(t.server.port, 'GET /static/big.bin HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n', [], false, 200);
+    expect(res.status).toBe(200);
+    expect(res.headers['content-length']).toBe(String(big.length));
+    expect(Buffer.from(res.body, 'latin1').equals(big)).toBe(true);
+    expect((await get('/health')).status).toBe(200);
+  });
+
   it('answers from memory after the first read', async () => {
     writeFileSync(join(dir, 'cached.txt'), 'first');
     expect((await get('/static/cached.txt')).body).toBe('first');
