@@ -1,5 +1,5 @@
 /**
- * The real GStreamer RTSP test server (../shared/tools/rtsp_server.py) on
+ * The real GStreamer RTSP test server (test/tools/rtsp_server.py) on
  * 127.0.0.1 and a free port. Spawned directly (not via a shell) so that its
  * pid is the server's own, which kill -9 / -STOP / -CONT tests rely on.
  */
@@ -7,7 +7,8 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 
-const SCRIPT = fileURLToPath(new URL('../../../shared/tools/rtsp_server.py', import.meta.url));
+// Our own server script (test/tools), so the suite also runs where ../shared does not exist.
+const SCRIPT = fileURLToPath(new URL('../tools/rtsp_server.py', import.meta.url));
 // The python3 first on PATH here cannot import gi.
 const PYTHON = '/usr/bin/python3';
 
