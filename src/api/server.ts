@@ -124,6 +124,7 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
     unsubscribe();
     clearInterval(heartbeat);
     clearInterval(sweeper);
+    closeApp(app);
     throw err;
   }
   const port = uws.us_socket_local_port(listenSocket);

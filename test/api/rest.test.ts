@@ -236,6 +236,13 @@ describe('routing and CORS', () => {
   });
 });
 
+describe('listening', () => {
+  it('refuses a port that is already in use instead of sharing it', async () => {
+    await expect(startTestServer({ port: t.server.port })).rejects.toThrow(/cannot listen on 127\.0\.0\.1:\d+/);
+    expect((await fetch(`${t.base}/health`)).status).toBe(200);
+  });
+});
+
 describe('CORS configuration', () => {
   it('sends no CORS headers when corsOrigin is empty, and Vary for a fixed origin', async () => {
     const off = await startTestServer({ corsOrigin: '' });
