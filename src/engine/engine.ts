@@ -11,7 +11,7 @@ import { decodeImageForModel } from '../models/image.js';
 import type { InputTransform, PostprocessOptions, ResolvedModel } from '../models/types.js';
 import { logger, type Logger } from '../telemetry/logger.js';
 import { SampleWindow } from '../telemetry/latency.js';
-import type { EngineMetrics } from '../telemetry/snapshot.js';
+import type { EngineMetrics, LatencySummary } from '../telemetry/snapshot.js';
 import { DynamicBatching, type BatchingPolicy } from './batching.js';
 import { summarize, type CameraOutputStats } from './camera-stats.js';
 import { Dispatcher, type ClaimTap, type PublishedFrame } from './dispatcher.js';
@@ -60,6 +60,8 @@ export class InferenceEngine {
   private readonly listeners = new Set<(e: EngineResult) => void>();
   private readonly inferMs = new SampleWindow(1024);
   private readonly queueMs = new SampleWindow(1024);
+  private readonly preMs = new SampleWindow(1024);
+  private readonly postMs = new SampleWindow(1024);
   private imageErrors = 0;
   /** Still images decoding or waiting for a worker; bounded so uploads cannot queue without limit. */
   private pendingImages = 0;
@@ -216,6 +218,11 @@ export class InferenceEngine {
     };
   }
 
+  /** Per task, ms: waiting for a worker, pre-processing, the model run, decoding (recent tasks). */
+  stageTimings(): Record<'queue' | 'pre' | 'infer' | 'post', LatencySummary> {
+    return { queue: summarize(this.queueMs), pre: summarize(this.preMs), infer: summarize(this.inferMs), post: summarize(this.postMs) };
+  }
+
   problems(): string[] {
     const problems = this.dispatcher.problems();
     if (this.pool.size === 0 && !this.closed) problems.push('inference pool has no worker threads');
@@ -266,6 +273,8 @@ export class InferenceEngine {
     if (timing) {
       this.inferMs.record(timing.inferMs);
       this.queueMs.record(timing.queueMs);
+      this.preMs.record(timing.preMs);
+      this.postMs.record(timing.postMs);
     }
     if (error) this.log.warn({ err: error }, 'inference task failed');
   }

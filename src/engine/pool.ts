@@ -36,7 +36,8 @@ export class InferencePool {
       maxThreads: opts.size,
       // Threads hold a loaded model: never reap them for idleness.
       idleTimeout: Number.POSITIVE_INFINITY,
-      concurrentTasksPerWorker: 1,
+      // The next task waits inside the worker, not on the main thread: no gap between batches.
+      concurrentTasksPerWorker: 2,
     });
     const pool = new InferencePool(piscina);
     piscina.on('workerDestroy', () => {

@@ -143,8 +143,7 @@ async function runWarmup(): Promise<WarmupResult> {
   return { kind: 'warmup', threadId, inputNames: s.inputNames, outputNames: s.outputNames };
 }
 
-export default async function handle(task: WorkerTask): Promise<WorkerResult> {
-  const started = nowMs();
+function runTask(task: WorkerTask, started: number): Promise<WorkerResult> {
   switch (task.kind) {
     case 'frames':
       return runFrames(task, started);
@@ -157,4 +156,18 @@ export default async function handle(task: WorkerTask): Promise<WorkerResult> {
       throw new TypeError(`unknown task ${JSON.stringify(never)}`);
     }
   }
+}
+
+/**
+ * The pool hands each worker its next task while one still runs (so the next
+ * batch starts without a round trip to the main thread); tasks run one after
+ * the other here, as they share the session and the reused tensors.
+ */
+let previous: Promise<unknown> = Promise.resolve();
+
+export default function handle(task: WorkerTask): Promise<WorkerResult> {
+  // Queue time ends when this task's turn comes, not when it reached the thread.
+  const run = previous.then(() => runTask(task, nowMs()));
+  previous = run.catch(() => undefined);
+  return run;
 }
