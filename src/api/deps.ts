@@ -42,7 +42,7 @@ export interface CameraControl {
 /** The latest JPEG preview of a camera, made only while someone asks. */
 export interface PreviewSource {
   /** Returns a JPEG of the camera's current picture, or null when none yet; throws HttpError 404 for unknown camera. */
-  preview(cameraId: string): Promise<{ jpeg: Buffer; width: number; height: number } | null>;
+  preview(cameraId: string): Promise<{ jpeg: Buffer; width: number; height: number; /** Ring frame number shown, to match the event's boxes. */ frame?: number } | null>;
 }
 
 export interface EventSource {

@@ -112,6 +112,7 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiDeps, ctx: HttpCon
         ['Cache-Control', 'no-store'],
         ['X-Image-Width', String(shot.width)],
         ['X-Image-Height', String(shot.height)],
+        ...(shot.frame !== undefined ? ([['X-Frame', String(shot.frame)]] as [string, string][]) : []),
       ]);
     }),
   );

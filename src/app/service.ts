@@ -205,7 +205,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       preview: async (id) => {
         if (!cameras.get(id)) throw new HttpError(404, `no camera ${JSON.stringify(id)}`, 'not_found');
         const shot = await engine.requestSnapshot(id, 2000);
-        return shot ? renderPreview(shot) : null;
+        return shot ? { ...(await renderPreview(shot)), frame: shot.frameNo } : null;
       },
     },
     metrics: snapshot,

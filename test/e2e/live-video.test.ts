@@ -5,6 +5,7 @@
  */
 import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
+import sharp from 'sharp';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/engine/types.js';
@@ -111,6 +112,15 @@ describe('live video end to end (person detector)', () => {
     const health = (await (await fetch(`${svc.baseUrl}/health/stream`)).json()) as { cameras: { id: string; state: string; fps_out: number }[] };
     expect(health.cameras.map((c) => c.id).sort()).toEqual(['slides', 'small']);
     for (const camera of health.cameras) expect(camera.state).toBe('streaming');
+
+    // The preview is a real JPEG of the source's aspect ratio, tagged with the frame it shows.
+    const preview = await fetch(`${svc.baseUrl}/cameras/slides/preview.jpg`);
+    expect(preview.status).toBe(200);
+    expect(preview.headers.get('content-type')).toBe('image/jpeg');
+    const frame = Number(preview.headers.get('x-frame'));
+    expect(frame).toBeGreaterThan(0);
+    const meta = await sharp(Buffer.from(await preview.arrayBuffer())).metadata();
+    expect(Math.abs((meta.width as number) / (meta.height as number) - 16 / 9)).toBeLessThan(0.02);
 
     expect((await fetch(`${svc.baseUrl}/cameras/small`, { method: 'DELETE' })).status).toBe(204);
     expect((await fetch(`${svc.baseUrl}/cameras/small`, { method: 'DELETE' })).status).toBe(404);
