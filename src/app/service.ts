@@ -11,7 +11,7 @@ import { FrameArena } from '../frames/ring.js';
 import { resolveModel } from '../models/registry.js';
 import type { ResolvedModel } from '../models/types.js';
 import { ImageInputError } from '../models/image.js';
-import { InferenceEngine } from '../engine/engine.js';
+import { EngineBusyError, InferenceEngine } from '../engine/engine.js';
 import type { StreamEvent } from '../engine/types.js';
 import { CameraManager } from '../ingest/camera-manager.js';
 import type { CameraStatus } from '../ingest/types.js';
@@ -177,6 +177,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         return await engine.predictImage(image);
       } catch (err) {
         if (err instanceof ImageInputError) throw new HttpError(err.status, err.message, err.status === 415 ? 'unsupported_media_type' : 'invalid_image');
+        if (err instanceof EngineBusyError) throw new HttpError(503, err.message, 'busy');
         throw err;
       }
     },

@@ -272,6 +272,7 @@ const paths: JsonObject = {
         '413': errorResponse('Body over `server.max_upload_bytes`.', 'payload_too_large', 'request body exceeds 10485760 bytes'),
         '415': errorResponse('Not an image.', 'unsupported_media_type', 'not an image'),
         '422': errorResponse('Truncated image or too many pixels.', 'invalid_image', 'image could not be decoded'),
+        '503': errorResponse('Too many images already waiting for inference; retry shortly.', 'busy', 'inference engine is busy: 64 images already waiting; retry shortly'),
       },
     },
   },
@@ -333,6 +334,7 @@ const paths: JsonObject = {
         '201': { description: 'Started.', content: json(ref('CameraStatus'), { ...cameraStatusExample, state: 'connecting', last_frame_age_ms: null, fps_in: 0, fps_out: 0, drops: {}, frames_in: 0, frames_out: 0, reconnects: 0, source_width: 0, source_height: 0, latency_ms: { p50: 0, p95: 0, p99: 0, count: 0 } }) },
         '400': errorResponse('Invalid input (or body not JSON: invalid_json).', 'invalid_camera', 'camera.url: required'),
         '409': errorResponse('A camera with this id exists.', 'camera_exists', 'camera "door" already exists'),
+        '413': errorResponse('JSON body over 64 KiB.', 'payload_too_large', 'request body exceeds 65536 bytes'),
         '503': errorResponse('No free frame ring (streams.max_cameras reached).', 'camera_not_started', 'no free ring'),
       },
     },
@@ -362,6 +364,7 @@ const paths: JsonObject = {
           headers: {
             'X-Image-Width': { description: 'JPEG width in pixels.', schema: { type: 'integer' } },
             'X-Image-Height': { description: 'JPEG height in pixels.', schema: { type: 'integer' } },
+            'X-Frame': { description: 'Frame number shown, to match the boxes of the event with the same `frame`.', schema: { type: 'integer' } },
           },
           content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
         },
