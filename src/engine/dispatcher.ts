@@ -348,7 +348,11 @@ export class Dispatcher {
         const capturedAtMs = batch.capturedAt[k]!;
         const latencyMs = now - capturedAtMs;
         lane.stats.published(latencyMs, now);
-        this.opts.onFrame({ cameraId: lane.cameraId, frameNo: ref.frameNo, capturedAtMs, latencyMs, output });
+        try {
+          this.opts.onFrame({ cameraId: lane.cameraId, frameNo: ref.frameNo, capturedAtMs, latencyMs, output });
+        } catch {
+          // Publishing is the listener's business; the batch accounting below must run regardless.
+        }
       }
       lane.inFlight--;
       if (lane.inFlight === 0 && lane.drained) {

@@ -53,6 +53,12 @@ export interface FrameSnapshot {
   frameNo: number;
 }
 
+/** ISO-8601 of an epoch-ms stamp; a writer's bad stamp becomes the epoch instead of a RangeError. */
+function isoTime(ms: number): string {
+  const d = new Date(ms);
+  return Number.isNaN(d.getTime()) ? new Date(0).toISOString() : d.toISOString();
+}
+
 export class InferenceEngine {
   readonly provider: ResolvedProvider;
   readonly poolSize: number;
@@ -254,7 +260,7 @@ export class InferenceEngine {
     const event: EngineResult = {
       camera: frame.cameraId,
       frame: frame.frameNo,
-      captured_at: new Date(frame.capturedAtMs).toISOString(),
+      captured_at: isoTime(frame.capturedAtMs),
       latency_ms: frame.latencyMs,
       model: this.modelName,
       ...frame.output,

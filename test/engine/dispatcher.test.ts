@@ -193,6 +193,35 @@ describe('Dispatcher', () => {
     expect(dispatcher.problems()).toEqual([]);
   });
 
+  it('keeps its accounting when the result callback throws', async () => {
+    const arena = FrameArena.create(geometry, 3, 1);
+    const runner = new HandRunner();
+    let calls = 0;
+    const dispatcher = new Dispatcher({
+      arena,
+      runner,
+      policy: new DynamicBatching({ maxBatch: 1, maxWaitMs: 0 }),
+      limits: { max_in_flight_batches: 1, max_frame_age_ms: 60_000, inference_stall_ms: 5000 },
+      dynamicBatch: true,
+      onFrame: () => {
+        calls++;
+        throw new Error('listener bug');
+      },
+    });
+    dispatcher.attach('a', 0);
+    write(arena, 0);
+    dispatcher.start();
+    await runner.until(1);
+    runner.answer(0, arena);
+    write(arena, 0);
+    await runner.until(2);
+    runner.answer(1, arena);
+    await dispatcher.stop();
+    expect(calls).toBe(2);
+    expect(dispatcher.batchesInFlight).toBe(0);
+    expect(dispatcher.stats('a')!.snapshot().frames_out).toBe(2);
+  });
+
   it('refuses a camera twice or two cameras on one ring', () => {
     const { dispatcher } = setup();
     dispatcher.attach('a', 0);
