@@ -95,6 +95,11 @@ export class InferenceEngine {
     if (g.width !== input.width || g.height !== input.height || g.channels !== 3) {
       throw new Error(`frame arena is ${g.width}x${g.height}x${g.channels}, model ${model.spec.name} needs ${input.width}x${input.height}x3`);
     }
+    if (!Number.isInteger(cfg.max_in_flight_batches) || cfg.max_in_flight_batches < 1) {
+      throw new RangeError(`engine.max_in_flight_batches must be an integer ≥ 1, got ${cfg.max_in_flight_batches}`);
+    }
+    // Made first: it checks max_batch and max_wait_ms before any thread starts.
+    const policy = opts.batching ?? new DynamicBatching({ maxBatch: cfg.max_batch, maxWaitMs: cfg.max_wait_ms });
     const choice = await resolveProvider(cfg, model.modelPath);
     log.info({ provider: choice.provider, pool_size: choice.poolSize, intra_op_threads: choice.intraOpThreads }, choice.reason);
     const pool = await InferencePool.create({
@@ -113,16 +118,22 @@ export class InferenceEngine {
     });
     // The engine object does not exist yet when the dispatcher is made: route through a holder.
     let self: InferenceEngine | null = null;
-    const dispatcher = new Dispatcher({
-      arena,
-      runner: { run: (task) => pool.runFrames(task) },
-      policy: opts.batching ?? new DynamicBatching({ maxBatch: cfg.max_batch, maxWaitMs: cfg.max_wait_ms }),
-      // At least one batch per worker, or workers beyond max_in_flight_batches would idle.
-      limits: { ...cfg, max_in_flight_batches: Math.max(cfg.max_in_flight_batches, choice.poolSize) },
-      dynamicBatch: input.dynamic_batch,
-      onFrame: (frame) => self?.publish(frame),
-      onTask: (_size, timing, error) => self?.taskFinished(timing, error),
-    });
+    let dispatcher: Dispatcher;
+    try {
+      dispatcher = new Dispatcher({
+        arena,
+        runner: { run: (task) => pool.runFrames(task) },
+        policy,
+        // At least one batch per worker, or workers beyond max_in_flight_batches would idle.
+        limits: { ...cfg, max_in_flight_batches: Math.max(cfg.max_in_flight_batches, choice.poolSize) },
+        dynamicBatch: input.dynamic_batch,
+        onFrame: (frame) => self?.publish(frame),
+        onTask: (_size, timing, error) => self?.taskFinished(timing, error),
+      });
+    } catch (err) {
+      await pool.destroy();
+      throw err;
+    }
     self = new InferenceEngine(opts, pool, dispatcher, choice, log);
     dispatcher.start();
     return self;

@@ -208,6 +208,18 @@ describe('InferenceEngine with mobilenet_v2_int8', () => {
   });
 });
 
+describe('InferenceEngine start-up checks', () => {
+  it('refuses a frame arena of another geometry and nonsense batching limits', async () => {
+    const model = await loadModel('mobilenet_v2_int8');
+    const wrong = FrameArena.create({ width: 416, height: 416, channels: 3 }, 3, 1);
+    await expect(InferenceEngine.create({ model, engine: engineConfig(), postprocess, arena: wrong, maxImagePixels: 1e7 })).rejects.toThrow(
+      'frame arena is 416x416x3, model mobilenet_v2_int8 needs 224x224x3',
+    );
+    await expect(InferenceEngine.create({ model, engine: engineConfig({ max_batch: 0 }), postprocess, arena: arenaFor(model, 1), maxImagePixels: 1e7 })).rejects.toThrow(/max_batch/);
+    await expect(InferenceEngine.create({ model, engine: engineConfig({ max_in_flight_batches: 0.5 }), postprocess, arena: arenaFor(model, 1), maxImagePixels: 1e7 })).rejects.toThrow(/max_in_flight_batches/);
+  });
+});
+
 describe('InferenceEngine with yolox_nano (fixed batch of 1)', () => {
   const people: [string, boolean][] = [
     ['000000000139.jpg', true],
