@@ -6,6 +6,7 @@
 import * as ort from 'onnxruntime-node';
 import { sessionOptions } from '../../src/engine/session-options.js';
 import { preprocessInto } from '../../src/models/preprocess.js';
+import { inputDims } from '../../src/models/tensor.js';
 import type { ModelSpec } from '../../src/models/types.js';
 
 export interface BareOptions {
@@ -24,8 +25,7 @@ export async function bareOrtRate(o: BareOptions): Promise<number> {
   const pixels = new Uint8Array(input.width * input.height * 3);
   for (let i = 0; i < pixels.length; i++) pixels[i] = (i * 31) & 0xff;
   const data = new Float32Array(o.batch * pixels.length);
-  const dims = input.layout === 'NCHW' ? [o.batch, 3, input.height, input.width] : [o.batch, input.height, input.width, 3];
-  const tensor = new ort.Tensor('float32', data, dims);
+  const tensor = new ort.Tensor('float32', data, inputDims(input, o.batch));
   const step = async (): Promise<void> => {
     for (let i = 0; i < o.batch; i++) preprocessInto(input, pixels, data, i);
     await session.run({ [input.name]: tensor });

@@ -10,6 +10,7 @@ import { FrameArena, SLOT_READING } from '../frames/ring.js';
 import { identityTransform, inputTransform } from '../models/geometry.js';
 import { getDecoder } from '../models/postprocess/index.js';
 import { preprocessInto } from '../models/preprocess.js';
+import { inputDims } from '../models/tensor.js';
 import type { InferenceOutput, InputTransform } from '../models/types.js';
 import { sessionOptions } from './session-options.js';
 import { nowMs, type FramesResult, type FramesTask, type FrameResult, type ImageResult, type ImageTask, type WarmupResult, type WorkerInit, type WorkerResult, type WorkerTask } from './protocol.js';
@@ -36,7 +37,7 @@ function tensorFor(batch: number): BatchTensor {
   let t = tensors.get(batch);
   if (t === undefined) {
     const data = new Float32Array(batch * imageSize);
-    const dims = input.layout === 'NCHW' ? [batch, 3, input.height, input.width] : [batch, input.height, input.width, 3];
+    const dims = inputDims(input, batch);
     const tensor = new ort.Tensor('float32', data, dims);
     t = { data, tensor, feeds: { [input.name]: tensor } };
     tensors.set(batch, t);
