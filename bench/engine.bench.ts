@@ -15,17 +15,10 @@
 import { mkdirSync, writeFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import * as ort from 'onnxruntime-node';
-import { defaultConfig } from '../src/config/schema.js';
-import { InferenceEngine } from '../src/engine/engine.js';
 import { defaultSizes } from '../src/engine/provider.js';
-import { sessionOptions } from '../src/engine/session-options.js';
-import { FrameArena } from '../src/frames/ring.js';
-import { getDecoder } from '../src/models/postprocess/index.js';
-import { preprocessInto } from '../src/models/preprocess.js';
-import { identityTransform } from '../src/models/geometry.js';
-import { cocoPicture, loadModel, postprocess, type Picture } from '../test/engine/helpers.js';
-import { flags, median, sleep, table } from './lib/report.js';
+import { cocoPicture, loadModel, type Picture } from '../test/engine/helpers.js';
+import { bareRate, poolRate } from './lib/rates.js';
+import { flags, median, table } from './lib/report.js';
 
 const opts = flags({ model: 'mobilenet_v2_int8', batch: 8, seconds: 3, warmup_seconds: 1, rounds: 4, pool_size: 0, threads: 0 });
 const cores = os.availableParallelism();
@@ -39,84 +32,16 @@ const input = model.spec.input;
 const files = ['000000000139.jpg', '000000000776.jpg', '000000000802.jpg', '000000000885.jpg'];
 const pictures: Picture[] = await Promise.all(files.map((f) => cocoPicture(f, input)));
 const batch = input.dynamic_batch ? opts.batch : 1;
-
-async function bare(): Promise<number> {
-  const session = await ort.InferenceSession.create(model.modelPath, sessionOptions('cpu', totalThreads));
-  const data = new Float32Array(batch * input.width * input.height * 3);
-  const tensor = new ort.Tensor('float32', data, [batch, 3, input.height, input.width]);
-  const decoder = getDecoder(model.spec.decoder);
-  const ctx = { spec: model.spec, labels: model.labels, transform: identityTransform(input.width, input.height), options: postprocess };
-  const step = async () => {
-    for (let i = 0; i < batch; i++) preprocessInto(input, pictures[i % pictures.length]!.rgb, data, i);
-    const out = await session.run({ [input.name]: tensor });
-    for (let i = 0; i < batch; i++) decoder.decode(out as never, i, ctx);
-  };
-  const until = performance.now() + opts.warmup_seconds * 1000;
-  while (performance.now() < until) await step();
-  let images = 0;
-  const t0 = performance.now();
-  const end = t0 + opts.seconds * 1000;
-  while (performance.now() < end) {
-    await step();
-    images += batch;
-  }
-  const rate = images / ((performance.now() - t0) / 1000);
-  await session.release();
-  return rate;
-}
-
-async function pool(): Promise<number> {
-  const cameras = batch * inFlight;
-  const arena = FrameArena.create({ width: input.width, height: input.height, channels: 3 }, 3, cameras);
-  const engine = await InferenceEngine.create({
-    model,
-    engine: { ...defaultConfig().engine, provider: 'cpu', pool_size: sizes.poolSize, intra_op_threads: intra, max_batch: batch, max_in_flight_batches: inFlight, max_frame_age_ms: 0 },
-    postprocess,
-    arena,
-    maxImagePixels: 40_000_000,
-  });
-  const ringOf = new Map<string, number>();
-  // Every slot of ring i holds picture i once written; later commits reuse the
-  // pixels, so feeding the rings costs the measurement nothing (no decoder here).
-  const filled = Array.from({ length: cameras }, () => new Uint8Array(3));
-  const feed = (ring: number) => {
-    const r = arena.ring(ring);
-    const slot = r.beginWrite();
-    if (slot < 0) return;
-    if (filled[ring]![slot] === 0) {
-      r.pixels(slot).set(pictures[ring % pictures.length]!.rgb);
-      filled[ring]![slot] = 1;
-    }
-    r.commitWrite(slot, Date.now());
-  };
-  let images = 0;
-  engine.onResult((e) => {
-    images++;
-    feed(ringOf.get(e.camera)!);
-  });
-  for (let i = 0; i < cameras; i++) {
-    ringOf.set(`cam${i}`, i);
-    engine.attachCamera(`cam${i}`, i);
-    feed(i);
-  }
-  await sleep(opts.warmup_seconds * 1000);
-  const before = images;
-  const t0 = performance.now();
-  await sleep(opts.seconds * 1000);
-  const rate = (images - before) / ((performance.now() - t0) / 1000);
-  const m = engine.metrics();
-  await engine.close();
-  if (m.errors > 0) throw new Error(`pool run had ${m.errors} errors`);
-  poolBatchMean = m.mean_batch_size;
-  return rate;
-}
+const timing = { seconds: opts.seconds, warmupSeconds: opts.warmup_seconds };
 
 let poolBatchMean = 0;
 const bareRates: number[] = [];
 const poolRates: number[] = [];
 for (let r = 0; r < opts.rounds; r++) {
-  bareRates.push(await bare());
-  poolRates.push(await pool());
+  bareRates.push(await bareRate(model, pictures, { ...timing, batch, threads: totalThreads }));
+  const pool = await poolRate(model, pictures, { ...timing, batch, poolSize: sizes.poolSize, intraOpThreads: intra, inFlight });
+  poolRates.push(pool.imagesPerS);
+  poolBatchMean = pool.meanBatch;
 }
 const bareIps = median(bareRates);
 const poolIps = median(poolRates);
