@@ -12,6 +12,8 @@ export class EventHub {
   private readonly listeners = new Set<(event: StreamEvent) => void>();
   published = 0;
   listenerErrors = 0;
+  /** When a subscriber last threw (0 = never): the delivery stage's health. */
+  lastListenerErrorAt = 0;
   /** Time of the last publish, for the delivery stage's progress check. */
   lastPublishedAt = 0;
 
@@ -32,6 +34,7 @@ export class EventHub {
         listener(full);
       } catch {
         this.listenerErrors++;
+        this.lastListenerErrorAt = Date.now();
       }
     }
     return full;

@@ -154,10 +154,14 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const clientCounters = { sse_clients: 0, ws_clients: 0, events_dropped_slow_client: 0 };
 
   function health(): HealthInfo {
+    // Each stage reports progress on its own: inference (engine), decoding
+    // (camera states) and delivery (subscribers of the hub).
     const problems = [...engine.problems()];
-    // The delivery stage: frames are being inferred but nothing reaches the hub.
-    const framesOut = cameras.list().reduce((n, h) => n + (engine.cameraStats(h.id)?.frames_out ?? 0), 0);
-    if (framesOut > events.published) problems.push('publisher is behind the engine');
+    for (const handle of cameras.list()) {
+      const { state, last_error } = handle.status();
+      if (state === 'stalled' || state === 'error') problems.push(`camera ${handle.id} ${state}${last_error ? `: ${last_error}` : ''}`);
+    }
+    if (Date.now() - events.lastListenerErrorAt < 60_000) problems.push(`result delivery failing (${events.listenerErrors} subscriber errors)`);
     return {
       status: problems.length === 0 ? 'ok' : 'degraded',
       model: model.spec.name,

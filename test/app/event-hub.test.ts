@@ -27,6 +27,7 @@ describe('EventHub', () => {
     hub.publish(event('x', 1));
     expect(seen).toEqual(['x']);
     expect(hub.listenerErrors).toBe(1);
+    expect(Date.now() - hub.lastListenerErrorAt).toBeLessThan(60_000);
     expect(hub.since(0)).toEqual([]);
   });
 });
