@@ -1,10 +1,18 @@
 /**
  * Test fixtures (real models, COCO photos, slideshow clips): the shared
- * development copies in ../shared when present, otherwise downloaded once
- * into .cache/fixtures and verified against the sha256 of our copies below.
+ * development copies in ../shared when present, otherwise fetched once into
+ * .cache/fixtures — models and photos downloaded and verified against the
+ * sha256 of our copies below, the slideshows generated from the photos.
+ *
+ * FIXTURES_SHARED_DIR (default <root>/../shared) and FIXTURES_CACHE_DIR
+ * (default <root>/.cache/fixtures) move the two places, e.g. to simulate a
+ * machine without ../shared; FIXTURES_DOWNLOAD_TIMEOUT_MS bounds each download.
  */
+import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { join, resolve } from 'node:path';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { findOnPath, resolveFfmpegPath } from '../../src/ingest/ffmpeg-path.js';
 import { downloadVerified } from '../../src/models/download.js';
 import { fetchItems } from '../../src/models/fetch.js';
 import { loadManifest } from '../../src/models/manifest.js';
@@ -73,25 +81,39 @@ export const FIXTURE_SHA256: Readonly<Record<string, string>> = {
   'media/coco_slideshow_720p.mp4': 'fdf2d7eb4c46fec8a23de8430a231a2e0923525eec074df951b9455557bb3032',
 };
 
+/** The 50 COCO photo file names, sorted: the slideshows show them in this order. */
+export const COCO_PHOTOS: readonly string[] = Object.keys(FIXTURE_SHA256)
+  .filter((k) => k.startsWith('coco/'))
+  .map((k) => k.slice('coco/'.length))
+  .sort();
+
 const ROOT = projectRoot();
-const SHARED = resolve(ROOT, '..', 'shared');
-const CACHE = join(ROOT, '.cache', 'fixtures');
+
+/** Where the shared development copies are looked for (read at each call, so tests can move it). */
+export function sharedDir(): string {
+  return resolve(process.env.FIXTURES_SHARED_DIR ?? join(ROOT, '..', 'shared'));
+}
+
+/** Where downloaded and generated fixtures are kept. */
+export function fixtureCacheDir(): string {
+  return resolve(process.env.FIXTURES_CACHE_DIR ?? join(ROOT, '.cache', 'fixtures'));
+}
+
+function downloadTimeoutMs(): number {
+  const v = Number(process.env.FIXTURES_DOWNLOAD_TIMEOUT_MS);
+  return Number.isFinite(v) && v > 0 ? v : 120_000;
+}
 
 const SUBDIR: Record<FixtureKind, string> = { model: 'models', coco: join('media', 'coco'), media: 'media' };
 
 /** True when the shared development copies (models and media) are beside the project. */
 export function sharedAvailable(): boolean {
-  return existsSync(join(SHARED, 'models', 'yolox_nano.onnx')) && existsSync(join(SHARED, 'media', 'coco'));
+  const shared = sharedDir();
+  return existsSync(join(shared, 'models', 'yolox_nano.onnx')) && existsSync(join(shared, 'media', 'coco'));
 }
 
-function urlsFor(kind: FixtureKind, name: string): { urls: string[]; convert?: (b: Buffer) => Buffer } {
+function urlsFor(kind: 'model' | 'coco', name: string): { urls: string[]; convert?: (b: Buffer) => Buffer } {
   if (kind === 'coco') return { urls: [`http://images.cocodataset.org/val2017/${name}`] };
-  if (kind === 'media') {
-    throw new Error(
-      `fixture media/${name} is not in ${join(SHARED, 'media')} and cannot be downloaded: the slideshow clips ` +
-        'exist only as the shared development copies; put them in ../shared/media',
-    );
-  }
   for (const spec of loadManifest()) {
     for (const item of fetchItems(spec)) {
       if (item.file === name) return { urls: item.urls, convert: item.convert };
@@ -108,26 +130,143 @@ const pending = new Map<string, Promise<string>>();
  */
 export function fixturePath(kind: FixtureKind, name: string): Promise<string> {
   const key = `${kind}/${name}`;
-  let p = pending.get(key);
+  const memo = `${sharedDir()}\0${fixtureCacheDir()}\0${key}`;
+  let p = pending.get(memo);
   if (p === undefined) {
     p = locate(kind, name, key);
-    pending.set(key, p);
-    p.catch(() => pending.delete(key));
+    pending.set(memo, p);
+    p.catch(() => pending.delete(memo));
   }
   return p;
 }
 
 async function locate(kind: FixtureKind, name: string, key: string): Promise<string> {
-  const shared = join(SHARED, SUBDIR[kind], name);
+  const shared = join(sharedDir(), SUBDIR[kind], name);
   if (existsSync(shared)) return shared;
   const sha = FIXTURE_SHA256[key];
   if (sha === undefined) throw new Error(`unknown fixture ${key}; known: ${Object.keys(FIXTURE_SHA256).join(', ')}`);
-  const cached = join(CACHE, SUBDIR[kind], name);
+  const cached = join(fixtureCacheDir(), SUBDIR[kind], name);
+  if (kind === 'media') return generatedSlideshow(name, cached, shared);
   if (existsSync(cached) && (await sha256File(cached)) === sha) return cached;
   const { urls, convert } = urlsFor(kind, name);
-  const res = await downloadVerified(urls, cached, sha, { convert, timeoutMs: 120_000 });
+  const res = await downloadVerified(urls, cached, sha, { convert, timeoutMs: downloadTimeoutMs() });
   if (!res.ok) {
-    throw new Error(`fixture ${key} is not in ${SHARED} and could not be downloaded:\n  ${res.errors.join('\n  ')}`);
+    throw new Error(
+      `fixture ${key} is not in ${sharedDir()} nor in ${dirname(cached)}, and could not be downloaded:\n  ${res.errors.join('\n  ')}`,
+    );
   }
   return cached;
+}
+
+// --- slideshows -------------------------------------------------------------
+
+export const SLIDESHOW_FPS = 25;
+/** Frames each photo stays on screen (0.8 s at 25 fps): photo i covers frames 20·i … 20·i+19. */
+export const FRAMES_PER_PHOTO = 20;
+
+const SLIDESHOW_SIZE: Readonly<Record<string, { width: number; height: number }>> = {
+  'coco_slideshow_720p.mp4': { width: 1280, height: 720 },
+  'coco_slideshow_360p.mp4': { width: 640, height: 360 },
+};
+
+/**
+ * The ffmpeg filter that fits a photo into width×height, centred on black.
+ * Padding in RGB places it at exactly (W−w)/2; in yuv420p pad would round the
+ * offset to even and shift odd-offset photos by a pixel against the shared copy.
+ */
+export function fitOnBlackFilter(width: number, height: number): string {
+  return `scale=${width}:${height}:force_original_aspect_ratio=decrease,format=rgb24,pad=${width}:${height}:(ow-iw)/2:(oh-ih)/2:black,setsar=1`;
+}
+
+/**
+ * The slideshow from the cache, generated when absent. The shared copies were
+ * made this way (720p from the photos, 360p by scaling the 720p), so frames
+ * match theirs closely, but the bytes (and sha256) do not: the generated file
+ * is checked by probing it, and on reuse against the sha256 recorded beside it.
+ */
+async function generatedSlideshow(name: string, cached: string, sharedPath: string): Promise<string> {
+  const size = SLIDESHOW_SIZE[name];
+  if (size === undefined) throw new Error(`fixture media/${name}: no recipe to generate it and no shared copy at ${sharedPath}`);
+  const record = `${cached}.sha256`;
+  if (existsSync(cached) && existsSync(record)) {
+    const [want, got] = await Promise.all([readFile(record, 'utf8'), sha256File(cached)]);
+    if (want.trim() === got) return cached;
+  }
+  const ffmpeg = await resolveFfmpegPath();
+  await mkdir(dirname(cached), { recursive: true });
+  const tmp = join(dirname(cached), `.${basename(cached)}.part-${process.pid}-${Math.random().toString(36).slice(2, 10)}.mp4`);
+  try {
+    await runFfmpeg(ffmpeg, await slideshowArgs(name, size.width, size.height, tmp));
+    const probed = await probeVideo(tmp, ffmpeg);
+    const frames = COCO_PHOTOS.length * FRAMES_PER_PHOTO;
+    const seconds = frames / SLIDESHOW_FPS;
+    if (probed.width !== size.width || probed.height !== size.height || probed.frames !== frames || Math.abs(probed.durationS - seconds) > 0.1) {
+      throw new Error(
+        `generated media/${name} is ${probed.width}x${probed.height}, ${probed.frames} frames, ${probed.durationS} s; ` +
+          `expected ${size.width}x${size.height}, ${frames} frames, ${seconds} s`,
+      );
+    }
+    await rename(tmp, cached);
+  } finally {
+    await rm(tmp, { force: true });
+  }
+  await writeFile(record, `${await sha256File(cached)}\n`);
+  console.warn(
+    `fixtures: generated ${cached} from the ${COCO_PHOTOS.length} COCO photos because the shared copy ${sharedPath} is absent ` +
+      '(its sha256 cannot match the shared one; that is expected)',
+  );
+  return cached;
+}
+
+async function slideshowArgs(name: string, width: number, height: number, out: string): Promise<string[]> {
+  const encode = ['-c:v', 'libx264', '-crf', '28', '-g', '50', '-pix_fmt', 'yuv420p', '-r', String(SLIDESHOW_FPS), '-an', '-f', 'mp4', '-y', out];
+  if (name !== 'coco_slideshow_720p.mp4') {
+    return ['-i', await fixturePath('media', 'coco_slideshow_720p.mp4'), '-vf', `scale=${width}:${height}`, ...encode];
+  }
+  const photos = await Promise.all(COCO_PHOTOS.map((photo) => fixturePath('coco', photo)));
+  const seconds = String(FRAMES_PER_PHOTO / SLIDESHOW_FPS);
+  const inputs = photos.flatMap((p) => ['-framerate', String(SLIDESHOW_FPS), '-loop', '1', '-t', seconds, '-i', p]);
+  const fit = photos.map((_, i) => `[${i}:v]${fitOnBlackFilter(width, height)},format=yuv420p[v${i}]`);
+  const graph = `${fit.join(';')};${photos.map((_, i) => `[v${i}]`).join('')}concat=n=${photos.length}:v=1:a=0[out]`;
+  return [...inputs, '-filter_complex', graph, '-map', '[out]', ...encode];
+}
+
+function runProcess(bin: string, args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolveRun, reject) => {
+    const child = spawn(bin, args, { stdio: ['ignore', 'pipe', 'pipe'] });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.setEncoding('utf8').on('data', (d: string) => (stdout += d));
+    child.stderr.setEncoding('utf8').on('data', (d: string) => (stderr = (stderr + d).slice(-8000)));
+    child.on('error', reject);
+    child.on('close', (code) => resolveRun({ code, stdout, stderr }));
+  });
+}
+
+async function runFfmpeg(ffmpeg: string, args: string[]): Promise<void> {
+  const res = await runProcess(ffmpeg, ['-hide_banner', '-nostdin', '-v', 'error', ...args]);
+  if (res.code !== 0) throw new Error(`${ffmpeg} failed (exit ${res.code}) generating a slideshow:\n${res.stderr}`);
+}
+
+export interface ProbedVideo {
+  width: number;
+  height: number;
+  frames: number;
+  durationS: number;
+}
+
+/** Size, frame count (packets counted, not trusted from the header) and duration of a video's first stream. */
+export async function probeVideo(file: string, ffmpegPath?: string): Promise<ProbedVideo> {
+  const ffmpeg = ffmpegPath ?? (await resolveFfmpegPath());
+  const beside = join(dirname(ffmpeg), 'ffprobe');
+  const ffprobe = existsSync(beside) ? beside : findOnPath('ffprobe');
+  if (ffprobe === null) throw new Error(`ffprobe not found beside ${ffmpeg} nor on PATH; it is needed to check generated fixtures`);
+  const res = await runProcess(ffprobe, [
+    '-v', 'error', '-select_streams', 'v:0', '-count_packets',
+    '-show_entries', 'stream=width,height,nb_read_packets:format=duration', '-of', 'json', file,
+  ]);
+  if (res.code !== 0) throw new Error(`${ffprobe} could not read ${file}:\n${res.stderr}`);
+  const json = JSON.parse(res.stdout) as { streams?: { width?: number; height?: number; nb_read_packets?: string }[]; format?: { duration?: string } };
+  const s = json.streams?.[0];
+  return { width: s?.width ?? 0, height: s?.height ?? 0, frames: Number(s?.nb_read_packets ?? 0), durationS: Number(json.format?.duration ?? 0) };
 }
