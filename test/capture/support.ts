@@ -8,9 +8,9 @@ import sharp from 'sharp';
 import { defaultConfig, type CameraConfig, type CaptureConfig } from '../../src/config/schema.js';
 import type { StreamEvent } from '../../src/engine/types.js';
 import type { CaptureImage } from '../../src/capture/inference-capture.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
-export const COCO_DIR = new URL('../../../shared/media/coco/', import.meta.url).pathname;
-export const SLIDESHOW_360P = new URL('../../../shared/media/coco_slideshow_360p.mp4', import.meta.url).pathname;
+export const SLIDESHOW_360P = await fixturePath('media', 'coco_slideshow_360p.mp4');
 
 export async function tempDir(label: string): Promise<string> {
   return mkdtemp(join(tmpdir(), `capture-${label}-`));
@@ -22,7 +22,7 @@ export async function removeDir(dir: string): Promise<void> {
 
 /** A real picture as packed RGB, the way a ring slot holds a frame. */
 export async function loadRgb(file: string): Promise<CaptureImage> {
-  const { data, info } = await sharp(join(COCO_DIR, file)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
+  const { data, info } = await sharp(await fixturePath('coco', file)).removeAlpha().raw().toBuffer({ resolveWithObject: true });
   return { rgb: new Uint8Array(data.buffer, data.byteOffset, data.byteLength), width: info.width, height: info.height };
 }
 

@@ -5,16 +5,15 @@
  * S3-protocol server (s3rver) under the configured prefix.
  */
 import { readFile } from 'node:fs/promises';
-import { readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CaptureRecord } from '../../src/capture/inference-capture.js';
-import { fileCamera, SHARED, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
+import { COCO_PHOTOS as PHOTOS } from '../helpers/fixtures.js';
+import { fileCamera, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
 import { listFiles, removeDir, tempDir, TestS3, waitUntil } from '../capture/support.js';
 
-const PHOTOS = readdirSync(join(SHARED, 'media', 'coco')).filter((f) => f.endsWith('.jpg')).sort();
 const photoOf = (frame: number): string => PHOTOS[Math.floor((frame - 1) / 4) % PHOTOS.length] as string;
 const PERSON = new Set(['000000000885.jpg', '000000004134.jpg']);
 const NO_PERSON = new Set(['000000000632.jpg', '000000000776.jpg', '000000002592.jpg']);

@@ -3,13 +3,12 @@
  * COCO slideshow played as a camera gives events whose has_person follows the
  * pictures; two cameras at once; WebSocket clients get the same events.
  */
-import { readdirSync } from 'node:fs';
-import { join } from 'node:path';
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/engine/types.js';
-import { collectSse, fileCamera, SHARED, SLIDESHOW_360P, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
+import { COCO_PHOTOS as PHOTOS } from '../helpers/fixtures.js';
+import { collectSse, fileCamera, SLIDESHOW_360P, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
 import { ffmpegChildren } from '../helpers/processes.js';
 
 // MODELS.md: person score > 0.6 on these, < 0.05 on those (as still photos).
@@ -20,7 +19,6 @@ import { ffmpegChildren } from '../helpers/processes.js';
 const SMALL_PERSON = '000000000139.jpg';
 const WITH_PERSON = ['000000000885.jpg', '000000004134.jpg'];
 const WITHOUT_PERSON = ['000000000632.jpg', '000000000776.jpg', '000000002592.jpg'];
-const PHOTOS = readdirSync(join(SHARED, 'media', 'coco')).filter((f) => f.endsWith('.jpg')).sort();
 const FPS = 5;
 
 /**

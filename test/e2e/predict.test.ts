@@ -4,13 +4,13 @@
  * status while the next good request still succeeds.
  */
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
 import type { PredictResponse } from '../../src/engine/types.js';
-import { SHARED, startTestService, type TestService } from '../helpers/service.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { startTestService, type TestService } from '../helpers/service.js';
 
-const photo = (name: string): Buffer => readFileSync(join(SHARED, 'media', 'coco', name));
+const photo = async (name: string): Promise<Buffer> => readFileSync(await fixturePath('coco', name));
 
 async function predict(baseUrl: string, body: Buffer, filename = 'image.jpg', field = 'file', type = 'image/jpeg'): Promise<Response> {
   const form = new FormData();
@@ -36,7 +36,7 @@ describe('POST /predict (classifier)', () => {
     ['000000000802.jpg', 'refrigerator'],
     ['000000000885.jpg', 'racket'],
   ])('classifies %s as %s', async (file, label) => {
-    const res = await predict(svc.baseUrl, photo(file));
+    const res = await predict(svc.baseUrl, await photo(file));
     expect(res.status).toBe(200);
     const body = (await res.json()) as PredictResponse;
     expect(body.model).toBe('mobilenet_v2_int8');
@@ -46,7 +46,7 @@ describe('POST /predict (classifier)', () => {
   });
 
   it('answers every bad input with its status and keeps serving', async () => {
-    const good = photo('000000000776.jpg');
+    const good = await photo('000000000776.jpg');
     const png = await sharp(good).png().toBuffer();
     const webp = await sharp(good).webp().toBuffer();
     const gif = await sharp({ create: { width: 8, height: 8, channels: 3, background: '#f00' } }).gif().toBuffer();

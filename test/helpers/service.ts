@@ -10,9 +10,9 @@ import { findSpec, loadManifest } from '../../src/models/registry.js';
 import { fixturePath } from './fixtures.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
-export const SHARED = join(PROJECT_ROOT, '..', 'shared');
-export const SLIDESHOW_720P = join(SHARED, 'media', 'coco_slideshow_720p.mp4');
-export const SLIDESHOW_360P = join(SHARED, 'media', 'coco_slideshow_360p.mp4');
+// The shared copies, or generated into the fixture cache where ../shared is absent.
+export const SLIDESHOW_720P = await fixturePath('media', 'coco_slideshow_720p.mp4');
+export const SLIDESHOW_360P = await fixturePath('media', 'coco_slideshow_360p.mp4');
 
 export type ConfigOverrides = {
   [K in keyof AppConfig]?: AppConfig[K] extends unknown[] ? AppConfig[K] : AppConfig[K] extends object ? Partial<AppConfig[K]> : AppConfig[K];

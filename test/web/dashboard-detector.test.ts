@@ -5,9 +5,9 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import { join } from 'node:path';
 import type { StreamEvent } from '../../src/engine/types.js';
-import { collectSse, fileCamera, SHARED, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { collectSse, fileCamera, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
 import { launchBrowser, screenshot, type TestBrowser } from './browser.js';
 import { check, loadApiSchemas } from './openapi-schemas.js';
 
@@ -80,7 +80,7 @@ describe('dashboard with the person detector', () => {
     expect(events.some((e) => e.detections?.length)).toBe(true);
     for (const event of events) expect(check(api.component('StreamEvent'), event)).toBe('valid');
     const form = new FormData();
-    form.set('file', new Blob([readFileSync(join(SHARED, 'media', 'coco', '000000000139.jpg'))], { type: 'image/jpeg' }), 'people.jpg');
+    form.set('file', new Blob([readFileSync(await fixturePath('coco', '000000000139.jpg'))], { type: 'image/jpeg' }), 'people.jpg');
     const res = await fetch(`${svc.baseUrl}/predict`, { method: 'POST', body: form });
     const body = (await res.json()) as { has_person?: boolean };
     expect(res.status).toBe(200);

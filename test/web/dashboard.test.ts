@@ -8,7 +8,8 @@ import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { CameraStatus } from '../../src/ingest/types.js';
-import { collectSse, fileCamera, PROJECT_ROOT, SHARED, SLIDESHOW_360P, startTestService, type TestService } from '../helpers/service.js';
+import { fixturePath } from '../helpers/fixtures.js';
+import { collectSse, fileCamera, PROJECT_ROOT, SLIDESHOW_360P, startTestService, type TestService } from '../helpers/service.js';
 import { launchBrowser, screenshot, type TestBrowser } from './browser.js';
 import { check, loadApiSchemas } from './openapi-schemas.js';
 
@@ -156,7 +157,7 @@ describe('web UI against the running service (classifier)', () => {
     await screenshot(docs, 'docs');
     // Try-it-out is on from the start: upload a COCO photo, the real model answers.
     await predict.locator('.opblock-summary').click();
-    await predict.locator('input[type="file"]').setInputFiles(join(SHARED, 'media', 'coco', '000000000776.jpg'));
+    await predict.locator('input[type="file"]').setInputFiles(await fixturePath('coco', '000000000776.jpg'));
     await predict.locator('button.execute').click();
     const body = predict.locator('.live-responses-table .response-col_description pre').first();
     await body.waitFor({ timeout: 30_000 });
@@ -195,7 +196,7 @@ describe('web UI against the running service (classifier)', () => {
     expect(check(api.component('CameraList'), (await json('/health/stream'))[1])).toBe('valid');
     expect(check(api.component('CameraList'), (await json('/cameras'))[1])).toBe('valid');
     const form = new FormData();
-    form.set('file', new Blob([readFileSync(join(SHARED, 'media', 'coco', '000000000885.jpg'))], { type: 'image/jpeg' }), 'racket.jpg');
+    form.set('file', new Blob([readFileSync(await fixturePath('coco', '000000000885.jpg'))], { type: 'image/jpeg' }), 'racket.jpg');
     const [status, predicted] = await json('/predict', { method: 'POST', body: form });
     expect(status).toBe(200);
     expect(check(api.component('PredictResponse'), predicted)).toBe('valid');
