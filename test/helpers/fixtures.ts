@@ -211,8 +211,9 @@ async function generatedSlideshow(name: string, cached: string, sharedPath: stri
     await rm(tmp, { force: true });
   }
   await writeFile(record, `${await sha256File(cached)}\n`);
+  const source = name === 'coco_slideshow_720p.mp4' ? `the ${COCO_PHOTOS.length} COCO photos` : 'the 720p slideshow';
   console.warn(
-    `fixtures: generated ${cached} from the ${COCO_PHOTOS.length} COCO photos because the shared copy ${sharedPath} is absent ` +
+    `fixtures: generated ${cached} from ${source} because the shared copy ${sharedPath} is absent ` +
       '(its sha256 cannot match the shared one; that is expected)',
   );
   return cached;
