@@ -14,10 +14,10 @@ import type { PredictResponse, StreamEvent } from '../../src/engine/types.js';
 import type { CameraStatus } from '../../src/ingest/types.js';
 import type { MetricsSnapshot } from '../../src/telemetry/snapshot.js';
 import type { CameraConfig } from '../../src/config/schema.js';
+import { fixturePath } from '../helpers/fixtures.js';
 
-export const COCO = new URL('../../../shared/media/coco/', import.meta.url);
-export const JPEG = readFileSync(new URL('000000000139.jpg', COCO));
-export const JPEG2 = readFileSync(new URL('000000000632.jpg', COCO));
+export const JPEG = readFileSync(await fixturePath('coco', '000000000139.jpg'));
+export const JPEG2 = readFileSync(await fixturePath('coco', '000000000632.jpg'));
 const MAX_PIXELS = 1_000_000;
 
 export class TestEvents {

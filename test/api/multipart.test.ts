@@ -1,8 +1,9 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
+import { fixturePath } from '../helpers/fixtures.js';
 import { boundaryFromContentType, findFilePart, MultipartError, parseMultipart } from '../../src/api/multipart.js';
 
-const JPEG = readFileSync(new URL('../../../shared/media/coco/000000000139.jpg', import.meta.url));
+const JPEG = readFileSync(await fixturePath('coco', '000000000139.jpg'));
 
 function body(boundary: string, parts: { headers: string[]; data: Buffer | string }[], closing = true, preamble = ''): Buffer {
   const chunks: Buffer[] = [Buffer.from(preamble)];
