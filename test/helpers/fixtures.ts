@@ -141,6 +141,9 @@ export function fixturePath(kind: FixtureKind, name: string): Promise<string> {
 }
 
 async function locate(kind: FixtureKind, name: string, key: string): Promise<string> {
+  // Label files the project ships itself (models/) need no fetching.
+  const shipped = join(ROOT, 'models', name);
+  if (kind === 'model' && existsSync(shipped)) return shipped;
   const shared = join(sharedDir(), SUBDIR[kind], name);
   if (existsSync(shared)) return shared;
   const sha = FIXTURE_SHA256[key];
