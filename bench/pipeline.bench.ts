@@ -2,13 +2,13 @@
  * The whole pipeline on real video, in one run:
  *  - bare onnxruntime and the pipeline on frames already decoded (same model,
  *    batch and threads): the ratio the ≥ 0.90 target is about;
- *  - for 1, 2, 4 and 8 cameras playing the COCO slideshows in real time at
+ *  - for 1, 2, 4, 8 and 16 cameras playing the COCO slideshows in real time at
  *    25 fps each: inferred frames/s, drop rate and latency (frame committed →
  *    result published) p50/p95/p99, next to ffmpeg decoding the same cameras
  *    alone as fast as it can;
  *  - latency at half of the saturating load (the best inferred rate above).
  *
- *   npm run bench:pipeline [-- --model mobilenet_v2_int8 --cameras 1,2,4,8 --seconds 6 --half-cameras 4 --rounds 3]
+ *   npm run bench:pipeline [-- --model mobilenet_v2_int8 --cameras 1,2,4,8,16 --seconds 6 --half-cameras 4 --rounds 3]
  */
 import os from 'node:os';
 import { startService } from '../src/app/service.js';
@@ -21,7 +21,7 @@ import { cocoPicture, loadModel } from '../test/engine/helpers.js';
 import { bareRate, poolRate } from './lib/rates.js';
 import { flags, median, sleep, table } from './lib/report.js';
 
-const opts = flags({ model: 'mobilenet_v2_int8', cameras: '1,2,4,8', seconds: 6, warmup_seconds: 2, fps: 25, half_cameras: 4, batch: 8, rounds: 3 });
+const opts = flags({ model: 'mobilenet_v2_int8', cameras: '1,2,4,8,16', seconds: 6, warmup_seconds: 2, fps: 25, half_cameras: 4, batch: 8, rounds: 3 });
 const counts = opts.cameras.split(',').map(Number);
 const cores = os.availableParallelism();
 const model = await loadModel(opts.model);

@@ -93,8 +93,11 @@ export function defaultSizes(
     poolSize = c >= 4 ? 2 : 1;
     intra = Math.min(2, c);
   } else {
-    // Fewer, wider sessions: batching across cameras needs intra-op threads more than workers.
-    poolSize = Math.max(1, Math.floor(c / 2));
+    // One single-threaded session per core: measured on 2 cores (bench:engine),
+    // 2 workers × 1 thread beat 1 × 2 threads by 1.2× (MobileNetV2, batch 8)
+    // and 2.5× (YOLOX-Nano, batch 1): onnxruntime's intra-op threads scale
+    // poorly on small models, separate sessions scale with the cores.
+    poolSize = c;
     intra = Math.max(1, Math.floor(c / (cfg.pool_size > 0 ? cfg.pool_size : poolSize)));
   }
   return {

@@ -23,9 +23,9 @@ describe('provider choice', () => {
   });
 
   it('derives pool size and intra-op threads from the cores unless configured', () => {
-    expect(defaultSizes('cpu', 2, sizes)).toEqual({ poolSize: 1, intraOpThreads: 2 });
+    expect(defaultSizes('cpu', 2, sizes)).toEqual({ poolSize: 2, intraOpThreads: 1 });
     expect(defaultSizes('cpu', 1, sizes)).toEqual({ poolSize: 1, intraOpThreads: 1 });
-    expect(defaultSizes('cpu', 16, sizes)).toEqual({ poolSize: 8, intraOpThreads: 2 });
+    expect(defaultSizes('cpu', 16, sizes)).toEqual({ poolSize: 16, intraOpThreads: 1 });
     expect(defaultSizes('cpu', 16, { pool_size: 2, intra_op_threads: 0 })).toEqual({ poolSize: 2, intraOpThreads: 8 });
     expect(defaultSizes('cpu', 16, { pool_size: 3, intra_op_threads: 5 })).toEqual({ poolSize: 3, intraOpThreads: 5 });
     expect(defaultSizes('cuda', 16, sizes)).toEqual({ poolSize: 2, intraOpThreads: 2 });
