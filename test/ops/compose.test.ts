@@ -1,6 +1,5 @@
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
@@ -8,6 +7,7 @@ import { parse } from 'yaml';
 import { ENV_KEYS } from '../../src/config/load.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { copiesOf, existsInRepo, parseDockerfile, readRepo, repoPath } from './support.js';
+import { freePort } from '../helpers/rtsp.js';
 
 interface ComposeService {
   image?: string;
@@ -83,16 +83,6 @@ describe('docker-compose.yml', () => {
 
 // --- The publisher script against a real RTSP receiver -------------------
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 /**
  * ffmpeg as an RTSP server accepting one publish (what MediaMTX does in the

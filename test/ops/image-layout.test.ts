@@ -7,12 +7,12 @@
  */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { copyFileSync, cpSync, existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { basename, dirname, join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixturePath } from '../helpers/fixtures.js';
 import { copiesOf, envOf, lastOf, parseDockerfile, readRepo, repoPath, type Stage } from './support.js';
+import { freePort } from '../helpers/rtsp.js';
 
 const df = parseDockerfile(readRepo('Dockerfile'));
 const runtime = df.stages.find((s) => s.name === 'runtime') as Stage;
@@ -20,16 +20,6 @@ const WORKDIR = lastOf(runtime, 'WORKDIR')!.args;
 const CMD = JSON.parse(lastOf(runtime, 'CMD')!.args) as string[];
 const HEALTH = JSON.parse(lastOf(runtime, 'HEALTHCHECK')!.args.replace(/^(--\S+\s+)*CMD\s+/, '')) as string[];
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function inApp(app: string, imagePath: string): string {
   const abs = imagePath.startsWith('/') ? imagePath : join(WORKDIR, imagePath);
