@@ -45,6 +45,8 @@ export class SampleWindow {
 export class RateMeter {
   private readonly buckets: Float64Array;
   private readonly stamps: Float64Array;
+  /** Second of the first mark; -1 before any. */
+  private firstSecond = -1;
 
   constructor(private readonly windowSeconds = 5) {
     this.buckets = new Float64Array(windowSeconds + 1);
@@ -53,6 +55,7 @@ export class RateMeter {
 
   mark(nowMs: number = Date.now(), n = 1): void {
     const second = Math.floor(nowMs / 1000);
+    if (this.firstSecond < 0) this.firstSecond = second;
     const i = second % this.buckets.length;
     if (this.stamps[i] !== second) {
       this.stamps[i] = second;
@@ -61,14 +64,19 @@ export class RateMeter {
     this.buckets[i] = (this.buckets[i] as number) + n;
   }
 
-  /** Mean rate over the last `windowSeconds` complete seconds. */
+  /**
+   * Mean rate over the last `windowSeconds` complete seconds, or over the
+   * complete seconds since the first mark when that is shorter (no ramp-up).
+   */
   rate(nowMs: number = Date.now()): number {
     const current = Math.floor(nowMs / 1000);
+    const seconds = Math.min(this.windowSeconds, current - this.firstSecond);
+    if (this.firstSecond < 0 || seconds <= 0) return 0;
     let sum = 0;
     for (let i = 0; i < this.buckets.length; i++) {
       const s = this.stamps[i] as number;
-      if (s < current && s >= current - this.windowSeconds) sum += this.buckets[i] as number;
+      if (s < current && s >= current - seconds) sum += this.buckets[i] as number;
     }
-    return sum / this.windowSeconds;
+    return sum / seconds;
   }
 }
