@@ -10,11 +10,11 @@ import { ListObjectsV2Command, S3Client } from '@aws-sdk/client-s3';
 import sharp from 'sharp';
 import { afterAll, describe, expect, it } from 'vitest';
 import type { CaptureRecord } from '../../src/capture/inference-capture.js';
-import { COCO_PHOTOS as PHOTOS } from '../helpers/fixtures.js';
+import { slideshowPhotoAt } from '../helpers/fixtures.js';
 import { fileCamera, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
 import { listFiles, removeDir, tempDir, TestS3, waitUntil } from '../capture/support.js';
 
-const photoOf = (frame: number): string => PHOTOS[Math.floor((frame - 1) / 4) % PHOTOS.length] as string;
+const photoOf = (frame: number): string => slideshowPhotoAt(frame, 5);
 const PERSON = new Set(['000000000885.jpg', '000000004134.jpg']);
 const NO_PERSON = new Set(['000000000632.jpg', '000000000776.jpg', '000000002592.jpg']);
 

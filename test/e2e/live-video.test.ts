@@ -7,7 +7,7 @@ import sharp from 'sharp';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/engine/types.js';
-import { COCO_PHOTOS as PHOTOS } from '../helpers/fixtures.js';
+import { slideshowPhotoAt } from '../helpers/fixtures.js';
 import { collectSse, fileCamera, SLIDESHOW_360P, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
 import { ffmpegChildren } from '../helpers/processes.js';
 
@@ -21,12 +21,8 @@ const WITH_PERSON = ['000000000885.jpg', '000000004134.jpg'];
 const WITHOUT_PERSON = ['000000000632.jpg', '000000000776.jpg', '000000002592.jpg'];
 const FPS = 5;
 
-/**
- * The slideshow shows photo i for 0.8 s (frames 20i…20i+19 at 25 fps). ffmpeg's
- * fps filter at 5 fps emits output frame n at t = n/5 s, so ring frame k (from 1)
- * shows photo floor((k-1)/4) (looping every 50 photos).
- */
-const photoOf = (frame: number): string => PHOTOS[Math.floor((frame - 1) / (0.8 * FPS)) % PHOTOS.length] as string;
+/** At 5 fps each photo (0.8 s) spans 4 ring frames: frame k shows photo floor((k-1)/4). */
+const photoOf = (frame: number): string => slideshowPhotoAt(frame, FPS);
 
 describe('live video end to end (person detector)', () => {
   let svc: TestService;

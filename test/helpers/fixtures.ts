@@ -167,6 +167,16 @@ export const SLIDESHOW_FPS = 25;
 /** Frames each photo stays on screen (0.8 s at 25 fps): photo i covers frames 20·i … 20·i+19. */
 export const FRAMES_PER_PHOTO = 20;
 
+/**
+ * The photo a camera sees in its ring frame `frame` (counted from 1) when it
+ * samples the slideshow at `sampledFps`: ffmpeg's fps filter emits output
+ * frame n at n / sampledFps seconds; the slideshow loops every 50 photos.
+ */
+export function slideshowPhotoAt(frame: number, sampledFps: number): string {
+  const secondsPerPhoto = FRAMES_PER_PHOTO / SLIDESHOW_FPS;
+  return COCO_PHOTOS[Math.floor((frame - 1) / (secondsPerPhoto * sampledFps)) % COCO_PHOTOS.length] as string;
+}
+
 const SLIDESHOW_SIZE: Readonly<Record<string, { width: number; height: number }>> = {
   'coco_slideshow_720p.mp4': { width: 1280, height: 720 },
   'coco_slideshow_360p.mp4': { width: 640, height: 360 },
