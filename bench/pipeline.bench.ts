@@ -16,7 +16,7 @@ import type { CameraConfig } from '../src/config/schema.js';
 import { openFrameStream } from '../src/ingest/frame-stream.js';
 import { defaultSizes } from '../src/engine/provider.js';
 import type { StreamEvent } from '../src/engine/types.js';
-import { fileCamera, PROJECT_ROOT, SLIDESHOW_360P, SLIDESHOW_720P, testConfig, withModelFiles } from '../test/helpers/service.js';
+import { fileCamera, PROJECT_ROOT, SLIDESHOW_360P, SLIDESHOW_720P, testConfig, waitUntilStreaming, withModelFiles } from '../test/helpers/service.js';
 import { cocoPicture, loadModel } from '../test/engine/helpers.js';
 import { bareRate, poolRate } from './lib/rates.js';
 import { flags, median, sleep, table } from './lib/report.js';
@@ -85,7 +85,7 @@ async function pipeline(cameras: CameraConfig[]): Promise<PipelineResult> {
     return { in: arrived, out, dropped };
   };
   // ffmpeg start-up is not what is measured: wait until every camera streams.
-  for (let i = 0; i < 300 && service.cameras.list().some((h) => h.status().state !== 'streaming'); i++) await sleep(100);
+  await waitUntilStreaming(service);
   await sleep(opts.warmup_seconds * 1000);
   const latencies: number[] = [];
   const stop = service.events.subscribe((e: StreamEvent) => latencies.push(e.latency_ms));

@@ -6,7 +6,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/engine/types.js';
 import type { CameraStatus } from '../../src/ingest/types.js';
-import { fileCamera, SLIDESHOW_360P, startTestService, type TestService } from '../helpers/service.js';
+import { fileCamera, SLIDESHOW_360P, startTestService, waitUntilStreaming, type TestService } from '../helpers/service.js';
 
 const MAX_FRAME_AGE_MS = 500;
 
@@ -25,7 +25,7 @@ describe('backpressure', () => {
   it('drops frames with reasons, keeps memory bounded and latency bounded', async () => {
     const latencies: number[] = [];
     // Start-up (four ffmpeg processes on two cores) is not what is tested.
-    for (let i = 0; i < 300 && svc.service.cameras.list().some((h) => h.status().state !== 'streaming'); i++) await new Promise((r) => setTimeout(r, 100));
+    await waitUntilStreaming(svc.service);
     const stop = svc.service.events.subscribe((e: StreamEvent) => latencies.push(e.latency_ms));
     await new Promise((r) => setTimeout(r, 3000));
     const rssWarm = process.memoryUsage().rss;

@@ -89,3 +89,13 @@ export async function collectSse<T>(url: string, timeoutMs: number, until: (even
   }
   return events;
 }
+
+/** Waits (up to `timeoutMs`) until every camera of the service streams; ffmpeg start-up is rarely what a test measures. */
+export async function waitUntilStreaming(service: RunningService, timeoutMs = 30_000): Promise<boolean> {
+  const end = Date.now() + timeoutMs;
+  while (service.cameras.list().some((h) => h.status().state !== 'streaming')) {
+    if (Date.now() > end) return false;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  return true;
+}
