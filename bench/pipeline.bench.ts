@@ -15,7 +15,7 @@ import { startService } from '../src/app/service.js';
 import type { CameraConfig } from '../src/config/schema.js';
 import { openFrameStream } from '../src/ingest/frame-stream.js';
 import { defaultSizes } from '../src/engine/provider.js';
-import type { StreamEvent } from '../src/engine/types.js';
+import type { StreamEvent } from '../src/contracts/events.js';
 import { fileCamera, PROJECT_ROOT, SLIDESHOW_360P, SLIDESHOW_720P, testConfig, waitUntilStreaming, withModelFiles } from '../test/helpers/service.js';
 import { cocoPicture, loadModel } from '../test/engine/helpers.js';
 import { bareRate, poolRate } from './lib/rates.js';

@@ -3,8 +3,8 @@
  * implementations in; the server imports no engine, ingest or capture code.
  */
 import type { CameraConfig } from '../config/schema.js';
-import type { PredictResponse, StreamEvent } from '../engine/types.js';
-import type { CameraStatus } from '../ingest/types.js';
+import type { PredictResponse, StreamEvent } from '../contracts/events.js';
+import type { CameraStatus } from '../contracts/camera.js';
 import type { MetricsSnapshot } from '../telemetry/snapshot.js';
 
 export interface HealthInfo {

@@ -8,7 +8,7 @@ import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { ApiDeps } from './deps.js';
-import type { StreamEvent } from '../engine/types.js';
+import type { StreamEvent } from '../contracts/events.js';
 import type { ClientMetrics } from '../telemetry/snapshot.js';
 import type { Logger } from '../telemetry/logger.js';
 import { loadNativeUws } from './native-check.js';

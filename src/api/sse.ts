@@ -5,7 +5,7 @@
  * limit events are skipped, so a stalled client holds at most about the limit
  * plus one event in memory.
  */
-import type { StreamEvent } from '../engine/types.js';
+import type { StreamEvent } from '../contracts/events.js';
 import type { Exchange } from './http.js';
 import { judgeSlowClient, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
 

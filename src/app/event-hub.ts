@@ -3,7 +3,7 @@
  * short history for SSE resume, and fans out to subscribers (SSE, WebSocket,
  * capture). A throwing subscriber is isolated so it cannot stop delivery.
  */
-import type { StreamEvent } from '../engine/types.js';
+import type { StreamEvent } from '../contracts/events.js';
 
 export class EventHub {
   private nextId = 1;

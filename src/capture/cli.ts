@@ -13,7 +13,7 @@ import type { CameraConfig } from '../config/schema.js';
 import { openFrameStream, type FrameStream } from '../ingest/frame-stream.js';
 import type { OutputGeometry } from '../ingest/ffmpeg-args.js';
 import { resolveSource, SourceError, sourceKindOf } from '../ingest/source.js';
-import type { CameraState } from '../ingest/types.js';
+import type { CameraState } from '../contracts/camera.js';
 import { parseCaptureArgs, USAGE, UsageError, type CaptureCliOptions } from './cli-args.js';
 import { DatasetWriter } from './dataset-writer.js';
 import { Progress } from './progress.js';

@@ -16,7 +16,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdir } from 'node:fs/promises';
 import sharp from 'sharp';
 import type { CameraConfig, CaptureConfig } from '../config/schema.js';
-import type { StreamEvent } from '../engine/types.js';
+import type { StreamEvent } from '../contracts/events.js';
 import type { CaptureMetrics } from '../telemetry/snapshot.js';
 import type { Logger } from '../telemetry/logger.js';
 import { captureStem } from './layout.js';

@@ -1,9 +1,8 @@
 /** Per-camera output counters of the engine: results, drops by reason, latency, rate. */
+import type { EngineDropReason } from '../contracts/drops.js';
 import { RateMeter, SampleWindow } from '../telemetry/latency.js';
-import type { LatencySummary } from '../telemetry/snapshot.js';
+import type { LatencySummary } from '../contracts/latency.js';
 
-/** Drops the engine itself decides (the ring counts overwritten/superseded/busy). */
-export type EngineDropReason = 'stale' | 'inference_error';
 
 export interface CameraOutputStats {
   frames_out: number;
@@ -43,7 +42,7 @@ export class CameraStats {
     return {
       frames_out: this.framesOut,
       fps_out: this.rate.rate(nowMs),
-      drops: { stale: this.stale, inference_error: this.inferenceError },
+      drops: { stale: this.stale, inference_error: this.inferenceError } satisfies Record<EngineDropReason, number>,
       latency_ms: summarize(this.latency),
     };
   }

@@ -11,14 +11,15 @@ import { decodeImageForModel } from '../models/image.js';
 import type { InputTransform, PostprocessOptions, ResolvedModel } from '../models/types.js';
 import { logger, type Logger } from '../telemetry/logger.js';
 import { SampleWindow } from '../telemetry/latency.js';
-import type { EngineMetrics, LatencySummary } from '../telemetry/snapshot.js';
+import type { EngineMetrics } from '../telemetry/snapshot.js';
+import type { LatencySummary } from '../contracts/latency.js';
 import { DynamicBatching, type BatchingPolicy } from './batching.js';
 import { summarize, type CameraOutputStats } from './camera-stats.js';
 import { Dispatcher, type ClaimTap, type PublishedFrame } from './dispatcher.js';
 import { InferencePool } from './pool.js';
 import { nowMs, type TaskTiming, type WorkerTestHooks } from './protocol.js';
 import { resolveProvider, type ResolvedProvider } from './provider.js';
-import type { PredictResponse, StreamEvent } from './types.js';
+import type { PredictResponse, StreamEvent } from '../contracts/events.js';
 
 export interface InferenceEngineOptions {
   model: ResolvedModel;

@@ -7,13 +7,14 @@ import { Worker } from 'node:worker_threads';
 import type { CameraConfig, StreamsConfig } from '../config/schema.js';
 import type { FrameArena } from '../frames/ring.js';
 import type { ModelInputSpec } from '../models/types.js';
-import { workerEntry } from '../engine/worker-entry.js';
+import { workerEntry } from '../threads/worker-entry.js';
 import { logger, type Logger } from '../telemetry/logger.js';
-import { CaptureBuffer, type CapturedFrame } from './capture-buffer.js';
+import { CaptureBuffer, type CapturedFrame } from '../frames/capture-buffer.js';
 import type { DecoderInit, DecoderTick, FromDecoder, ToDecoder } from './decoder-protocol.js';
 import { resolveFfmpegPath } from './ffmpeg-path.js';
 import { sourceKindOf } from './source.js';
-import type { CameraState, CameraStatus } from './types.js';
+import type { CameraState, CameraStatus } from '../contracts/camera.js';
+import type { RingDropReason } from '../contracts/drops.js';
 
 export { openFrameStream, type FrameStream, type FrameStreamOptions } from './frame-stream.js';
 
@@ -108,7 +109,7 @@ class Camera implements CameraHandle {
       last_frame_age_ms: newestNo > 0 ? Math.max(0, Date.now() - newestAt) : null,
       fps_in: this.tick.fps_in,
       fps_out: 0,
-      drops: { overwritten: counters.overwritten, superseded: counters.superseded, busy: counters.busy },
+      drops: { overwritten: counters.overwritten, superseded: counters.superseded, busy: counters.busy } satisfies Record<RingDropReason, number>,
       frames_in: counters.written,
       frames_out: 0,
       reconnects: this.tick.reconnects,

@@ -1,11 +1,11 @@
 /** Messages between the camera manager (main thread) and a decoder worker. */
 import type { CameraConfig } from '../config/schema.js';
 import type { FrameArenaHandle } from '../frames/ring.js';
-import type { CaptureBufferHandle } from './capture-buffer.js';
+import type { CaptureBufferHandle } from '../frames/capture-buffer.js';
 import type { OutputGeometry } from './ffmpeg-args.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
 import type { SupervisorStreams } from './supervisor.js';
-import type { CameraState } from './types.js';
+import type { CameraState } from '../contracts/camera.js';
 
 /** workerData of a decoder worker. */
 export interface DecoderInit {

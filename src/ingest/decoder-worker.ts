@@ -6,7 +6,7 @@
  */
 import { parentPort, workerData } from 'node:worker_threads';
 import { FrameArena } from '../frames/ring.js';
-import { CaptureBuffer } from './capture-buffer.js';
+import { CaptureBuffer } from '../frames/capture-buffer.js';
 import type { DecoderInit, FromDecoder, ToDecoder } from './decoder-protocol.js';
 import { StreamSupervisor, type FrameTarget } from './supervisor.js';
 

@@ -8,7 +8,7 @@ import type { OutputGeometry } from './ffmpeg-args.js';
 import { resolveFfmpegPath } from './ffmpeg-path.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
 import { StreamSupervisor } from './supervisor.js';
-import type { CameraState } from './types.js';
+import type { CameraState } from '../contracts/camera.js';
 
 export interface FrameStreamOptions {
   /** The model input rectangle, or 'original' for the source's own size. */

@@ -8,7 +8,7 @@ import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import { isAbsolute, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { CameraConfig, RtspTransport } from '../config/schema.js';
-import type { SourceKind } from './types.js';
+import type { SourceKind } from '../contracts/camera.js';
 
 export type DevicePlatform = 'linux' | 'win32' | 'darwin';
 export type DeviceFormat = 'v4l2' | 'dshow' | 'avfoundation';

@@ -16,7 +16,7 @@ import { FrameReader, type FrameSink } from './frame-reader.js';
 import { FrozenDetector } from './frozen.js';
 import { defaultSourceEnv, endsCleanly, resolveSource, SourceError, type SourceEnv } from './source.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
-import type { CameraState } from './types.js';
+import type { CameraState } from '../contracts/camera.js';
 
 export type SupervisorStreams = Pick<StreamsConfig, 'default_fps' | 'reconnect' | 'stall_timeout_ms' | 'frozen_after_ms' | 'ffmpeg_log_lines_per_minute'>;
 

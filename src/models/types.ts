@@ -67,25 +67,7 @@ export interface ResolvedModel {
   labels: string[];
 }
 
-export interface Prediction {
-  label: string;
-  score: number;
-}
-
-export interface Detection {
-  label: string;
-  class_id: number;
-  score: number;
-  /** [x1, y1, x2, y2] in source-image pixels. */
-  box: [number, number, number, number];
-}
-
-/** What post-processing returns for one image. Small, JSON-ready. */
-export interface InferenceOutput {
-  predictions: Prediction[];
-  has_person?: boolean;
-  detections?: Detection[];
-}
+export type { Detection, InferenceOutput, Prediction } from '../contracts/results.js';
 
 /** How a source image was mapped onto the model input, to map boxes back. */
 export interface InputTransform {

@@ -6,18 +6,15 @@
  * Latencies arrive in milliseconds and leave in seconds, as Prometheus
  * conventions ask (`*_seconds`), so dashboards and alerts need no scaling.
  */
-import type { DropReason } from '../engine/types.js';
-import type { CameraState } from '../ingest/types.js';
-import type { LatencySummary, MetricsSnapshot } from './snapshot.js';
+import { CAMERA_STATES, type CameraState } from '../contracts/camera.js';
+import { DROP_REASONS } from '../contracts/drops.js';
+import type { LatencySummary } from '../contracts/latency.js';
+import type { MetricsSnapshot } from './snapshot.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const PREFIX = 'stream_ml_';
 
-// Every state and reason is always exported (0 when not current) so that
-// series exist from the first scrape and rate()/alerts need no `or vector(0)`.
-const CAMERA_STATES = ['connecting', 'streaming', 'reconnecting', 'stalled', 'frozen', 'ended', 'error', 'stopped'] as const satisfies readonly CameraState[];
-const DROP_REASONS = ['overwritten', 'superseded', 'busy', 'stale', 'inference_error'] as const satisfies readonly DropReason[];
 const QUANTILES = [
   ['0.5', 'p50'],
   ['0.95', 'p95'],

@@ -3,12 +3,7 @@
  * from the cameras, the engine and capture; the Prometheus and EMF exporters
  * are pure functions of it, so telemetry knows nothing of the server.
  */
-export interface LatencySummary {
-  p50: number;
-  p95: number;
-  p99: number;
-  count: number;
-}
+import type { LatencySummary } from '../contracts/latency.js';
 
 export interface CameraMetrics {
   id: string;

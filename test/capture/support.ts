@@ -6,7 +6,7 @@ import { join, relative, sep } from 'node:path';
 import S3rver from 's3rver';
 import sharp from 'sharp';
 import { defaultConfig, type CameraConfig, type CaptureConfig } from '../../src/config/schema.js';
-import type { StreamEvent } from '../../src/engine/types.js';
+import type { StreamEvent } from '../../src/contracts/events.js';
 import type { CaptureImage } from '../../src/capture/inference-capture.js';
 import { fixturePath } from '../helpers/fixtures.js';
 

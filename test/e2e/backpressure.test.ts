@@ -4,8 +4,8 @@
  * stays flat and every published result is fresh.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamEvent } from '../../src/engine/types.js';
-import type { CameraStatus } from '../../src/ingest/types.js';
+import type { StreamEvent } from '../../src/contracts/events.js';
+import type { CameraStatus } from '../../src/contracts/camera.js';
 import { fileCamera, SLIDESHOW_360P, startTestService, waitUntilStreaming, type TestService } from '../helpers/service.js';
 
 const MAX_FRAME_AGE_MS = 500;

@@ -6,7 +6,7 @@
 import sharp from 'sharp';
 import WebSocket from 'ws';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamEvent } from '../../src/engine/types.js';
+import type { StreamEvent } from '../../src/contracts/events.js';
 import { slideshowPhotoAt } from '../helpers/fixtures.js';
 import { collectSse, fileCamera, SLIDESHOW_360P, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
 import { ffmpegChildren } from '../helpers/processes.js';

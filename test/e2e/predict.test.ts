@@ -6,7 +6,7 @@
 import { readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import sharp from 'sharp';
-import type { PredictResponse } from '../../src/engine/types.js';
+import type { PredictResponse } from '../../src/contracts/events.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { startTestService, type TestService } from '../helpers/service.js';
 

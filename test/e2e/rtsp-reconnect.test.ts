@@ -5,8 +5,8 @@
  * left afterwards.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { StreamEvent } from '../../src/engine/types.js';
-import type { CameraStatus } from '../../src/ingest/types.js';
+import type { StreamEvent } from '../../src/contracts/events.js';
+import type { CameraStatus } from '../../src/contracts/camera.js';
 import { RtspTestServer } from '../helpers/rtsp.js';
 import { ffmpegChildren } from '../helpers/processes.js';
 import { collectSse, startTestService, type TestService } from '../helpers/service.js';

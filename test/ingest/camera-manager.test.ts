@@ -5,7 +5,7 @@ import { FrameArena } from '../../src/frames/ring.js';
 import type { ModelInputSpec } from '../../src/models/types.js';
 import { CameraManager, CameraManagerError, openFrameStream } from '../../src/ingest/camera-manager.js';
 import { geometryFilter, captureFilter } from '../../src/ingest/ffmpeg-args.js';
-import type { CameraState } from '../../src/ingest/types.js';
+import type { CameraState } from '../../src/contracts/camera.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { ffmpegChildren, waitFor } from '../helpers/processes.js';
 

@@ -3,7 +3,7 @@ import { CAMERA_DEFAULTS, defaultConfig, type StreamsConfig } from '../../src/co
 import { FrameArena } from '../../src/frames/ring.js';
 import type { ModelInputSpec } from '../../src/models/types.js';
 import { CameraManager, type CameraHandle } from '../../src/ingest/camera-manager.js';
-import type { CameraState } from '../../src/ingest/types.js';
+import type { CameraState } from '../../src/contracts/camera.js';
 import { ffmpegChildren, waitFor } from '../helpers/processes.js';
 import { RtspTestServer } from '../helpers/rtsp.js';
 

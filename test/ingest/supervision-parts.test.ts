@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { Backoff } from '../../src/ingest/backoff.js';
-import { CaptureBuffer } from '../../src/ingest/capture-buffer.js';
+import { CaptureBuffer } from '../../src/frames/capture-buffer.js';
 import { FrozenDetector, sampledHash } from '../../src/ingest/frozen.js';
 import { StderrParser } from '../../src/ingest/stderr-log.js';
 

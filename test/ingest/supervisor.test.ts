@@ -7,7 +7,7 @@ import { join, normalize } from 'node:path';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CAMERA_DEFAULTS, defaultConfig, type CameraConfig } from '../../src/config/schema.js';
 import { StreamSupervisor, type SupervisorStreams } from '../../src/ingest/supervisor.js';
-import type { CameraState } from '../../src/ingest/types.js';
+import type { CameraState } from '../../src/contracts/camera.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { ffmpegChildren, waitFor } from '../helpers/processes.js';
 

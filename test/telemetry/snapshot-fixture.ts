@@ -4,7 +4,8 @@
  * NaN for an empty window).
  */
 import { SampleWindow } from '../../src/telemetry/latency.js';
-import type { LatencySummary, MetricsSnapshot } from '../../src/telemetry/snapshot.js';
+import type { LatencySummary } from '../../src/contracts/latency.js';
+import type { MetricsSnapshot } from '../../src/telemetry/snapshot.js';
 
 function summarise(samples: readonly number[]): LatencySummary {
   const w = new SampleWindow(256);

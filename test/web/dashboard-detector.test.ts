@@ -5,7 +5,7 @@
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFileSync } from 'node:fs';
-import type { StreamEvent } from '../../src/engine/types.js';
+import type { StreamEvent } from '../../src/contracts/events.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { collectSse, fileCamera, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
 import { launchBrowser, screenshot, type TestBrowser } from './browser.js';

@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import type { Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CameraStatus } from '../../src/ingest/types.js';
+import type { CameraStatus } from '../../src/contracts/camera.js';
 import { fixturePath } from '../helpers/fixtures.js';
 import { collectSse, fileCamera, PROJECT_ROOT, SLIDESHOW_360P, startTestService, type TestService } from '../helpers/service.js';
 import { launchBrowser, screenshot, type TestBrowser } from './browser.js';

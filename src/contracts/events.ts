@@ -1,0 +1,29 @@
+/**
+ * What clients receive: the engine produces these, the API sends them,
+ * capture stores them. Neither side imports the other for the shape.
+ */
+import type { Detection, InferenceOutput, Prediction } from './results.js';
+
+/** One inferred video frame, as sent on SSE and WebSocket. */
+export interface StreamEvent {
+  /** Monotonic event id across all cameras (SSE `id:`). */
+  id: number;
+  camera: string;
+  frame: number;
+  /** ISO-8601 time the decoder committed the frame. */
+  captured_at: string;
+  /** Frame committed → result published, in ms. */
+  latency_ms: number;
+  model: string;
+  predictions: Prediction[];
+  has_person?: boolean;
+  detections?: Detection[];
+}
+
+/** POST /predict answer. */
+export interface PredictResponse extends InferenceOutput {
+  model: string;
+  latency_ms: number;
+  width: number;
+  height: number;
+}
