@@ -6,8 +6,6 @@ import { ConfigError, loadConfig } from './config/load.js';
 import { startService } from './app/service.js';
 import { createLogger } from './telemetry/logger.js';
 
-const SHUTDOWN_DEADLINE_MS = Number(process.env.APP_SHUTDOWN_DEADLINE_MS ?? 20_000);
-
 async function main(): Promise<void> {
   let config;
   try {
@@ -30,15 +28,16 @@ async function main(): Promise<void> {
     process.exit(1);
   }
   const running = service;
+  const deadlineMs = config.server.shutdown_deadline_ms;
   let signalled = false;
   const shutdown = (signal: NodeJS.Signals): void => {
     if (signalled) return;
     signalled = true;
     log.info({ signal }, 'shutting down');
     const deadline = setTimeout(() => {
-      log.error({ deadline_ms: SHUTDOWN_DEADLINE_MS }, 'shutdown deadline passed; exiting');
+      log.error({ deadline_ms: deadlineMs }, 'shutdown deadline passed; exiting');
       process.exit(1);
-    }, SHUTDOWN_DEADLINE_MS);
+    }, deadlineMs);
     deadline.unref();
     running.stop().then(
       () => process.exit(0),

@@ -1,228 +1,239 @@
 /**
- * The typed shape of the service configuration and its defaults.
- * Keys are snake_case so that the YAML file, the README table and the code
- * use one vocabulary. `config.example.yaml` documents every key.
+ * The one configuration schema. Everything else is derived from it: the TS
+ * types (`Static`), validation (ajv, in load.ts), defaults, the APP_* variable
+ * names, `config.example.yaml` and the README table (docs.ts).
+ *
+ * HOW TO ADD A KEY
+ * 1. Add it to its section below: `Type.Integer/Number/String/Boolean` or
+ *    `oneOf([...])`, with `default`, limits (`minimum`, `maximum`), a short
+ *    `description` (becomes the YAML comment and README text), and
+ *    `env: 'APP_NAME'` if an environment variable may set it.
+ *    A string with a pattern also gets `allowed: 'human text'` for the error.
+ * 2. Run `npm run docs:config` (rewrites config.example.yaml and the README
+ *    table); test/config/drift.test.ts fails until you do.
+ * 3. A rule across keys (a ≤ b) goes in `crossChecks` in load.ts.
+ * Keys are snake_case so the YAML file, the README and the code share one vocabulary.
  */
+import { Type, type Static, type TObject, type TProperties, type TSchema } from '@sinclair/typebox';
 
-export type Provider = 'auto' | 'cpu' | 'cuda';
-export type LogLevel = 'trace' | 'debug' | 'info' | 'warn' | 'error' | 'fatal' | 'silent';
-export type RtspTransport = 'tcp' | 'udp';
-
-export interface ServerConfig {
-  host: string;
-  port: number;
-  /** Largest accepted POST /predict body. */
-  max_upload_bytes: number;
-  /** Largest accepted decoded image (width × height), against decompression bombs. */
-  max_image_pixels: number;
-  /** Value of Access-Control-Allow-Origin; empty disables CORS headers. */
-  cors_origin: string;
+/** Extra annotations we read from schema nodes (JSON Schema allows unknown keywords). */
+export interface KeyAnnotations {
+  description?: string;
+  /** Environment variable that sets this key. */
+  env?: string;
+  /** Human text for "allowed:" where the JSON Schema keywords do not say it well. */
+  allowed?: string;
+  /** Commented YAML lines shown under the key in config.example.yaml. */
+  example_yaml?: string;
 }
 
-export interface ModelConfig {
-  /** Manifest name or alias (`person_detector`, `classifier`). */
-  name: string;
-  /** Extra directory searched first for model files. */
-  models_dir: string;
-  /** Where `models:fetch` stores downloads; searched after models_dir. */
-  cache_dir: string;
-  top_k: number;
-  person_score_threshold: number;
-  /** Minimum score for a detection box to be reported. */
-  detection_score_threshold: number;
-  nms_iou_threshold: number;
-  /** Alias → manifest name. */
-  aliases: Record<string, string>;
+/** A mapping that rejects keys it does not declare. */
+function section<P extends TProperties>(properties: P, options: KeyAnnotations = {}): TObject<P> {
+  return Type.Object(properties, { additionalProperties: false, ...options });
 }
 
-export interface EngineConfig {
-  provider: Provider;
-  /** Worker threads in the inference pool; 0 = derived from the core count. */
-  pool_size: number;
-  /** onnxruntime intra-op threads per session; 0 = derived from the core count. */
-  intra_op_threads: number;
-  /** Largest batch the dispatcher forms across cameras. */
-  max_batch: number;
-  /** Longest a ready frame waits for a batch to fill. */
-  max_wait_ms: number;
-  /** Batches submitted to the pool and not yet answered. */
-  max_in_flight_batches: number;
-  /** Frames older than this when a batch forms are dropped as `stale`. */
-  max_frame_age_ms: number;
-  /** A batch not answered within this is reported as a stalled worker. */
-  inference_stall_ms: number;
+/** A string restricted to `values`, typed as their union. */
+function oneOf<const V extends readonly string[]>(values: V, options: KeyAnnotations & { default: V[number] }) {
+  return Type.Unsafe<V[number]>({ type: 'string', enum: [...values], ...options });
 }
 
-export interface ReconnectConfig {
-  initial_ms: number;
-  max_ms: number;
-  multiplier: number;
-  /** Fraction of the delay added or removed at random (0..1). */
-  jitter: number;
-  /** A connection that streams this long resets the backoff. */
-  reset_after_ms: number;
+/** Tags a key with its environment variable; the name is kept in the type (see `EnvName`). */
+function env<const N extends string, T extends TSchema>(name: N, schema: T): T & { env: N } {
+  return Object.assign(schema, { env: name });
 }
 
-export interface StreamsConfig {
-  /** Slots per camera ring (≥ 3: one written, one read, one ready). */
-  ring_slots: number;
-  /** Rings reserved in the shared frame arena. */
-  max_cameras: number;
-  default_fps: number;
-  reconnect: ReconnectConfig;
-  /** No frame for this long → ffmpeg is killed and restarted. */
-  stall_timeout_ms: number;
-  /** Identical frames for this long → camera reported `frozen`; 0 disables. */
-  frozen_after_ms: number;
-  /** Start the lavfi testsrc2 camera when no camera is configured. */
-  demo_camera: boolean;
-  /** ffmpeg stderr lines logged per camera per minute. */
-  ffmpeg_log_lines_per_minute: number;
-  sse_heartbeat_ms: number;
-  /** Events kept for SSE `Last-Event-ID` resume. */
-  event_history: number;
-  /** A slow SSE/WebSocket client's events are dropped past this buffered size. */
-  client_max_buffered_bytes: number;
+export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
+export const PROVIDERS = ['auto', 'cpu', 'cuda'] as const;
+export const RTSP_TRANSPORTS = ['tcp', 'udp'] as const;
+
+const ServerSchema = section({
+  host: env('APP_HOST', Type.String({ default: '0.0.0.0', description: 'listen address' })),
+  port: env('APP_PORT', Type.Integer({ default: 8000, minimum: 0, maximum: 65535, description: 'listen port (0 = any free port)' })),
+  max_upload_bytes: env('APP_MAX_UPLOAD_BYTES', Type.Integer({ default: 10 * 1024 * 1024, minimum: 1, description: 'POST /predict bodies above this get 413' })),
+  max_image_pixels: Type.Integer({ default: 40_000_000, minimum: 1, description: 'images with more pixels (width × height) get 422, checked before decoding' }),
+  cors_origin: Type.String({ default: '*', description: 'Access-Control-Allow-Origin; "" disables CORS headers' }),
+  shutdown_deadline_ms: env('APP_SHUTDOWN_DEADLINE_MS', Type.Integer({ default: 20_000, minimum: 1, description: 'on SIGTERM/SIGINT, exit 1 if the clean stop takes longer' })),
+});
+
+const ModelSchema = section({
+  name: env('APP_MODEL_NAME', Type.String({ default: 'mobilenet_v2_int8', description: 'a name from models/manifest.yaml or an alias below' })),
+  models_dir: env('APP_MODELS_DIR', Type.String({ default: '', description: 'searched first for model files' })),
+  cache_dir: env('APP_MODEL_CACHE_DIR', Type.String({ default: '.cache/models', description: 'where `npm run models:fetch` stores files; searched second' })),
+  top_k: env('APP_TOP_K', Type.Integer({ default: 3, minimum: 1, maximum: 1000, description: 'classifier predictions returned' })),
+  person_score_threshold: env('APP_PERSON_SCORE_THRESHOLD', Type.Number({ default: 0.6, minimum: 0, maximum: 1, description: 'has_person = best person score ≥ this' })),
+  detection_score_threshold: Type.Number({ default: 0.3, minimum: 0, maximum: 1, description: 'boxes below this score are not reported' }),
+  nms_iou_threshold: Type.Number({ default: 0.45, minimum: 0, maximum: 1, description: 'boxes overlapping more than this are merged' }),
+  aliases: Type.Record(Type.String(), Type.String(), {
+    default: { person_detector: 'yolox_nano', classifier: 'mobilenet_v2_int8' },
+    description: 'alias → manifest name',
+    allowed: 'a mapping of alias to model name',
+  }),
+});
+
+const EngineSchema = section({
+  provider: env('APP_PROVIDER', oneOf(PROVIDERS, { default: 'auto', description: 'auto (CUDA if it loads, else CPU) | cuda (fail if unavailable) | cpu' })),
+  pool_size: env('APP_POOL_SIZE', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'inference worker threads; 0 = from the core count' })),
+  intra_op_threads: env('APP_INTRA_OP_THREADS', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'onnxruntime threads per worker; 0 = from the core count' })),
+  max_batch: env('APP_MAX_BATCH', Type.Integer({ default: 8, minimum: 1, maximum: 256, description: 'largest batch formed across cameras' })),
+  max_wait_ms: env('APP_MAX_WAIT_MS', Type.Number({ default: 10, minimum: 0, maximum: 10_000, description: 'longest a ready frame waits for a batch to fill (max queue delay)' })),
+  max_in_flight_batches: Type.Integer({ default: 0, minimum: 0, maximum: 64, description: 'batches submitted and not yet answered (frames beyond wait in the ring); 0 = one per worker, at least 2' }),
+  max_frame_age_ms: env('APP_MAX_FRAME_AGE_MS', Type.Number({ default: 1000, minimum: 0, description: 'older frames are dropped as `stale`, never inferred (0 = no limit)' })),
+  inference_stall_ms: Type.Number({ default: 10_000, minimum: 100, description: 'a batch unanswered this long is reported as a stalled inference stage' }),
+});
+
+const ReconnectSchema = section({
+  initial_ms: Type.Number({ default: 500, minimum: 1, description: 'first delay before reconnecting' }),
+  max_ms: Type.Number({ default: 30_000, minimum: 1, description: 'longest delay (≥ initial_ms)' }),
+  multiplier: Type.Number({ default: 2, minimum: 1, description: 'delay growth per failed attempt' }),
+  jitter: Type.Number({ default: 0.2, minimum: 0, maximum: 1, description: '± fraction of each delay, so cameras do not reconnect in lockstep' }),
+  reset_after_ms: Type.Number({ default: 60_000, minimum: 0, description: 'a connection streaming this long resets the backoff' }),
+});
+
+const StreamsSchema = section({
+  ring_slots: Type.Integer({ default: 4, minimum: 3, maximum: 64, description: 'frame slots per camera (≥ 3: one written, one read, one ready)' }),
+  max_cameras: Type.Integer({ default: 16, minimum: 1, maximum: 1024, description: 'rings reserved in the shared frame arena' }),
+  default_fps: Type.Number({ default: 5, minimum: 0.01, maximum: 240, description: 'frames per second sampled per camera when a camera sets none' }),
+  reconnect: ReconnectSchema,
+  stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted' }),
+  frozen_after_ms: Type.Number({ default: 10_000, minimum: 0, description: 'identical pictures this long → camera reported `frozen` (0 = off)' }),
+  demo_camera: env('APP_DEMO_CAMERA', Type.Boolean({ default: true, description: 'with no camera configured, run the ffmpeg testsrc2 pattern as camera `demo`' })),
+  ffmpeg_log_lines_per_minute: Type.Integer({ default: 20, minimum: 0, description: 'ffmpeg stderr lines logged per camera per minute' }),
+  sse_heartbeat_ms: Type.Number({ default: 15_000, minimum: 100, description: 'SSE comment line sent when no event went out for this long' }),
+  event_history: Type.Integer({ default: 256, minimum: 0, maximum: 100_000, description: 'events kept for SSE Last-Event-ID resume' }),
+  client_max_buffered_bytes: Type.Integer({ default: 1024 * 1024, minimum: 1024, description: 'a slower SSE/WebSocket client loses events past this' }),
+});
+
+const CameraCaptureSchema = section({
+  enabled: Type.Optional(Type.Boolean({ description: 'capture this camera even when capture.inference is off' })),
+  every_n: Type.Optional(Type.Integer({ minimum: 1, description: 'capture every Nth inferred frame of this camera' })),
+});
+
+export const CameraSchema = section(
+  {
+    id: Type.String({ pattern: '^[A-Za-z0-9_.-]{1,64}$', allowed: '1-64 characters of letters, digits, _ . -', description: 'a camera id like "front-door"' }),
+    url: Type.String({ minLength: 1, allowed: 'an RTSP/HTTP URL, a file path, a camera index, "auto" or "video=NAME"', description: 'where frames come from' }),
+    fps: Type.Number({ default: 0, minimum: 0, maximum: 240, description: 'frames per second sampled by ffmpeg; 0 = streams.default_fps' }),
+    transport: oneOf(RTSP_TRANSPORTS, { default: 'tcp', description: 'RTSP transport' }),
+    loop: Type.Boolean({ default: true, description: 'for files: restart at EOF (true) or end the camera cleanly (false)' }),
+    realtime: Type.Boolean({ default: true, description: 'play files at their native rate (true) or as fast as decoded (false)' }),
+    capture: Type.Optional(CameraCaptureSchema),
+  },
+  { allowed: 'a mapping with id and url' },
+);
+
+const S3Schema = section({
+  bucket: env('APP_CAPTURE_S3_BUCKET', Type.String({ default: '', description: 'upload captures to this bucket; empty = no upload' })),
+  prefix: env('APP_CAPTURE_S3_PREFIX', Type.String({ default: 'inference', description: 'key prefix' })),
+  region: env('APP_CAPTURE_S3_REGION', Type.String({ default: '', description: 'region; empty = AWS default chain' })),
+  endpoint: env('APP_CAPTURE_S3_ENDPOINT', Type.String({ default: '', description: 'for S3-compatible stores' })),
+  force_path_style: Type.Boolean({ default: false, description: 'path-style URLs (most S3-compatible stores)' }),
+  access_key_id: Type.String({ default: '', description: 'empty = AWS default credential chain (ECS task role)' }),
+  secret_access_key: Type.String({ default: '', description: 'with access_key_id' }),
+  concurrency: Type.Integer({ default: 4, minimum: 1, maximum: 64, description: 'uploads at once' }),
+  max_retries: Type.Integer({ default: 0, minimum: 0, description: '0 = retry until it succeeds (nothing is lost)' }),
+  delete_after_upload: Type.Boolean({ default: false, description: 'remove the local copy once uploaded' }),
+});
+
+const CaptureSchema = section({
+  inference: env('APP_CAPTURE_INFERENCE', Type.Boolean({ default: false, description: 'save every Nth inferred frame with its predictions' })),
+  dir: env('APP_CAPTURE_DIR', Type.String({ default: 'data/inference', description: 'capture directory' })),
+  every_n: env('APP_CAPTURE_EVERY_N', Type.Integer({ default: 10, minimum: 1, description: 'capture every Nth inferred frame per camera' })),
+  max_side: Type.Integer({ default: 1280, minimum: 0, maximum: 16384, description: 'longest side of saved pictures (0 = the size the camera sends)' }),
+  jpeg_quality: Type.Integer({ default: 85, minimum: 1, maximum: 100, description: 'JPEG quality of saved pictures' }),
+  max_pending: Type.Integer({ default: 8, minimum: 1, description: 'encodes/writes at once; more are skipped and counted' }),
+  retention_max_bytes: Type.Number({ default: 0, minimum: 0, description: 'prune oldest local captures above this size (0 = no limit)' }),
+  retention_max_age_hours: Type.Number({ default: 0, minimum: 0, description: 'prune local captures older than this (0 = no limit)' }),
+  s3: S3Schema,
+});
+
+const TelemetrySchema = section({
+  emf_interval_s: env('APP_EMF_INTERVAL_S', Type.Number({ default: 60, minimum: 0, description: 'CloudWatch EMF metrics line every N s on stdout (0 = off)' })),
+  emf_namespace: Type.String({ default: 'StreamMlService', description: 'CloudWatch namespace of the EMF metrics' }),
+});
+
+const CAMERAS_EXAMPLE = `cameras:
+  - id: front-door
+    url: rtsp://user:pass@192.168.1.20:554/stream1   # rtsp:// (tcp; transport: udp), http(s)://, .m3u8
+    fps: 5
+    transport: tcp
+  - id: lobby-file
+    url: /videos/lobby.mp4      # local file: loops at EOF unless loop: false
+    loop: true
+    realtime: true              # false = decode as fast as possible
+  - id: usb
+    url: "0"                    # camera index; also "auto" or "video=USB Video Device"
+    capture: { enabled: true, every_n: 30 }`;
+
+export const AppConfigSchema = section({
+  log_level: env('APP_LOG_LEVEL', oneOf(LOG_LEVELS, { default: 'info', description: 'pino level' })),
+  server: ServerSchema,
+  model: ModelSchema,
+  engine: EngineSchema,
+  streams: StreamsSchema,
+  rtsp_url: env('APP_RTSP_URL', Type.String({ default: '', description: 'one-camera shortcut (the seed variable); becomes camera `default`' })),
+  cameras: Type.Array(CameraSchema, { default: [], allowed: 'a list of cameras', description: 'cameras started at boot (more through the camera API)', example_yaml: CAMERAS_EXAMPLE }),
+  capture: CaptureSchema,
+  telemetry: TelemetrySchema,
+});
+
+export type AppConfig = Static<typeof AppConfigSchema>;
+export type ServerConfig = Static<typeof ServerSchema>;
+export type ModelConfig = Static<typeof ModelSchema>;
+export type EngineConfig = Static<typeof EngineSchema>;
+export type ReconnectConfig = Static<typeof ReconnectSchema>;
+export type StreamsConfig = Static<typeof StreamsSchema>;
+export type CameraCaptureOverride = Static<typeof CameraCaptureSchema>;
+export type CameraConfig = Static<typeof CameraSchema>;
+export type S3Config = Static<typeof S3Schema>;
+export type CaptureConfig = Static<typeof CaptureSchema>;
+export type TelemetryConfig = Static<typeof TelemetrySchema>;
+export type Provider = (typeof PROVIDERS)[number];
+export type LogLevel = (typeof LOG_LEVELS)[number];
+export type RtspTransport = (typeof RTSP_TRANSPORTS)[number];
+
+/** Every APP_* name the schema declares, as a type: a misspelt name does not compile. */
+type EnvNamesOf<T> = T extends { env: infer N extends string } ? N : T extends TObject<infer P extends TProperties> ? { [K in keyof P]: EnvNamesOf<P[K]> }[keyof P] : never;
+export type EnvName = EnvNamesOf<typeof AppConfigSchema>;
+
+/** One key of the schema with where it lives. */
+export interface SchemaKey {
+  /** Dotted path, e.g. `server.port`. */
+  path: string;
+  schema: TSchema & KeyAnnotations;
 }
 
-export interface CameraCaptureOverride {
-  enabled?: boolean;
-  every_n?: number;
+/** Leaf keys (and records/arrays, which are values) in declaration order. */
+export function schemaKeys(schema: TSchema = AppConfigSchema, prefix = ''): SchemaKey[] {
+  const properties = (schema as TObject).properties;
+  if (schema.type !== 'object' || !properties) return [{ path: prefix.slice(0, -1), schema }];
+  return Object.entries(properties).flatMap(([key, child]) => schemaKeys(child, `${prefix}${key}.`));
 }
 
-export interface CameraConfig {
-  id: string;
-  url: string;
-  /** Frames per second sampled by ffmpeg; 0 = the default. */
-  fps: number;
-  transport: RtspTransport;
-  /** For files: restart at EOF (true) or end the camera cleanly (false). */
-  loop: boolean;
-  /** Play files at their native rate (true) or as fast as decoded (false). */
-  realtime: boolean;
-  capture?: CameraCaptureOverride;
+/** APP_* variable → dotted key, derived from the `env` tags above. */
+export const ENV_KEYS: Readonly<Record<EnvName, string>> & Readonly<Partial<Record<string, string>>> = Object.fromEntries(
+  schemaKeys()
+    .filter((k) => k.schema.env !== undefined)
+    .map((k) => [k.schema.env, k.path]),
+) as Record<EnvName, string>;
+
+/** The default value of a node: sections are built from their keys' defaults. */
+function defaultsOf(schema: TSchema): unknown {
+  const properties = (schema as TObject).properties;
+  if (schema.type !== 'object' || !properties) return schema.default;
+  const entries = Object.entries(properties).flatMap(([key, child]) => {
+    const value = defaultsOf(child);
+    return value === undefined ? [] : [[key, value] as const];
+  });
+  // A section none of whose keys has a default (a camera's `capture`) stays absent.
+  return entries.length === 0 ? undefined : Object.fromEntries(entries);
 }
 
-export interface S3Config {
-  bucket: string;
-  prefix: string;
-  region: string;
-  endpoint: string;
-  force_path_style: boolean;
-  access_key_id: string;
-  secret_access_key: string;
-  concurrency: number;
-  max_retries: number;
-  delete_after_upload: boolean;
-}
+const DEFAULTS = defaultsOf(AppConfigSchema) as AppConfig;
 
-export interface CaptureConfig {
-  inference: boolean;
-  dir: string;
-  every_n: number;
-  /** Longest side of saved images; 0 = the camera's own size. */
-  max_side: number;
-  jpeg_quality: number;
-  /** Encodes waiting at once; more are skipped and counted. */
-  max_pending: number;
-  retention_max_bytes: number;
-  retention_max_age_hours: number;
-  s3: S3Config;
-}
+/** Defaults of a camera's optional settings (id and url have none). */
+export const CAMERA_DEFAULTS = defaultsOf(CameraSchema) as Omit<CameraConfig, 'id' | 'url' | 'capture'>;
 
-export interface TelemetryConfig {
-  /** Seconds between CloudWatch EMF snapshot lines; 0 disables. */
-  emf_interval_s: number;
-  emf_namespace: string;
-}
-
-export interface AppConfig {
-  log_level: LogLevel;
-  server: ServerConfig;
-  model: ModelConfig;
-  engine: EngineConfig;
-  streams: StreamsConfig;
-  /** The seed's single camera; becomes camera `default`. */
-  rtsp_url: string;
-  cameras: CameraConfig[];
-  capture: CaptureConfig;
-  telemetry: TelemetryConfig;
-}
-
-export const CAMERA_DEFAULTS: Omit<CameraConfig, 'id' | 'url'> = {
-  fps: 0,
-  transport: 'tcp',
-  loop: true,
-  realtime: true,
-};
-
+/** A fresh copy of every default. */
 export function defaultConfig(): AppConfig {
-  return {
-    log_level: 'info',
-    server: {
-      host: '0.0.0.0',
-      port: 8000,
-      max_upload_bytes: 10 * 1024 * 1024,
-      max_image_pixels: 40_000_000,
-      cors_origin: '*',
-    },
-    model: {
-      name: 'mobilenet_v2_int8',
-      models_dir: '',
-      cache_dir: '.cache/models',
-      top_k: 3,
-      person_score_threshold: 0.6,
-      detection_score_threshold: 0.3,
-      nms_iou_threshold: 0.45,
-      aliases: { person_detector: 'yolox_nano', classifier: 'mobilenet_v2_int8' },
-    },
-    engine: {
-      provider: 'auto',
-      pool_size: 0,
-      intra_op_threads: 0,
-      max_batch: 8,
-      max_wait_ms: 10,
-      max_in_flight_batches: 2,
-      max_frame_age_ms: 1000,
-      inference_stall_ms: 10_000,
-    },
-    streams: {
-      ring_slots: 4,
-      max_cameras: 16,
-      default_fps: 5,
-      reconnect: { initial_ms: 500, max_ms: 30_000, multiplier: 2, jitter: 0.2, reset_after_ms: 60_000 },
-      stall_timeout_ms: 10_000,
-      frozen_after_ms: 10_000,
-      demo_camera: true,
-      ffmpeg_log_lines_per_minute: 20,
-      sse_heartbeat_ms: 15_000,
-      event_history: 256,
-      client_max_buffered_bytes: 1024 * 1024,
-    },
-    rtsp_url: '',
-    cameras: [],
-    capture: {
-      inference: false,
-      dir: 'data/inference',
-      every_n: 10,
-      max_side: 1280,
-      jpeg_quality: 85,
-      max_pending: 8,
-      retention_max_bytes: 0,
-      retention_max_age_hours: 0,
-      s3: {
-        bucket: '',
-        prefix: 'inference',
-        region: '',
-        endpoint: '',
-        force_path_style: false,
-        access_key_id: '',
-        secret_access_key: '',
-        concurrency: 4,
-        max_retries: 0,
-        delete_after_upload: false,
-      },
-    },
-    telemetry: { emf_interval_s: 60, emf_namespace: 'StreamMlService' },
-  };
+  return structuredClone(DEFAULTS);
 }

@@ -144,9 +144,8 @@ export class Dispatcher {
     this.ready = new Uint8Array(opts.arena.size);
     this.order = new Int32Array(opts.arena.size);
     this.clock = opts.clock ?? Date.now;
-    const inFlight = opts.limits.max_in_flight_batches;
-    if (!Number.isInteger(inFlight) || inFlight < 1) throw new RangeError(`max_in_flight_batches must be an integer ≥ 1, got ${inFlight}`);
-    this.freeBatches = Array.from({ length: inFlight }, () => new Batch(opts.policy.maxBatch));
+    // Validated by the config schema; the engine resolves 0 to a count first.
+    this.freeBatches = Array.from({ length: opts.limits.max_in_flight_batches }, () => new Batch(opts.policy.maxBatch));
   }
 
   start(): void {

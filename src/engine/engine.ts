@@ -9,6 +9,7 @@ import type { FrameArena } from '../frames/ring.js';
 import { identityTransform, inputTransform } from '../models/geometry.js';
 import { decodeImageForModel } from '../models/image.js';
 import type { InputTransform, PostprocessOptions, ResolvedModel } from '../models/types.js';
+import { checkEngineConfig } from '../config/load.js';
 import { logger, type Logger } from '../telemetry/logger.js';
 import { SampleWindow } from '../telemetry/latency.js';
 import type { EngineMetrics } from '../telemetry/snapshot.js';
@@ -20,6 +21,17 @@ import { InferencePool } from './pool.js';
 import { nowMs, type TaskTiming, type WorkerTestHooks } from './protocol.js';
 import { resolveProvider, type ResolvedProvider } from './provider.js';
 import type { PredictResponse, StreamEvent } from '../contracts/events.js';
+
+/**
+ * Batches in flight: 0 = one per worker (at least 2, so a lone worker has
+ * its next batch queued). A set value is kept; below the pool size some
+ * workers idle, which is said once at start.
+ */
+function inFlightBatches(configured: number, poolSize: number, log: Logger): number {
+  if (configured === 0) return Math.max(2, poolSize);
+  if (configured < poolSize) log.warn({ max_in_flight_batches: configured, pool_size: poolSize }, 'fewer batches in flight than workers: some workers will idle');
+  return configured;
+}
 
 export interface InferenceEngineOptions {
   model: ResolvedModel;
@@ -96,9 +108,7 @@ export class InferenceEngine {
     if (g.width !== input.width || g.height !== input.height || g.channels !== 3) {
       throw new Error(`frame arena is ${g.width}x${g.height}x${g.channels}, model ${model.spec.name} needs ${input.width}x${input.height}x3`);
     }
-    if (!Number.isInteger(cfg.max_in_flight_batches) || cfg.max_in_flight_batches < 1) {
-      throw new RangeError(`engine.max_in_flight_batches must be an integer ≥ 1, got ${cfg.max_in_flight_batches}`);
-    }
+    checkEngineConfig(cfg, 'InferenceEngine.create');
     // Made first: it checks max_batch and max_wait_ms before any thread starts.
     const policy = opts.batching ?? new DynamicBatching({ maxBatch: cfg.max_batch, maxWaitMs: cfg.max_wait_ms });
     const choice = await resolveProvider(cfg, model.modelPath);
@@ -125,8 +135,7 @@ export class InferenceEngine {
         arena,
         runner: { run: (task) => pool.runFrames(task) },
         policy,
-        // At least one batch per worker, or workers beyond max_in_flight_batches would idle.
-        limits: { ...cfg, max_in_flight_batches: Math.max(cfg.max_in_flight_batches, choice.poolSize) },
+        limits: { ...cfg, max_in_flight_batches: inFlightBatches(cfg.max_in_flight_batches, choice.poolSize, log) },
         dynamicBatch: input.dynamic_batch,
         onFrame: (frame) => self?.publish(frame),
         onTask: (_size, timing, error) => self?.taskFinished(timing, error),
