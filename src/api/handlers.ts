@@ -39,7 +39,7 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiDeps, ctx: HttpCon
 
   app.get(
     '/metrics',
-    route(ctx, (ex) => ex.send(200, toPrometheus(deps.metrics()), [['Content-Type', PROMETHEUS_CONTENT_TYPE], ['Cache-Control', 'no-store']])),
+    route(ctx, async (ex) => ex.send(200, await toPrometheus(deps.metrics()), [['Content-Type', PROMETHEUS_CONTENT_TYPE], ['Cache-Control', 'no-store']])),
   );
 
   app.post(

@@ -1,158 +1,179 @@
 /**
- * Prometheus text exposition (format 0.0.4) of a MetricsSnapshot.
- * A pure function of the snapshot: the server serves the string, telemetry
- * knows nothing of HTTP. Runs once per scrape, so clarity beats allocation.
+ * Prometheus text exposition (format 0.0.4) of a MetricsSnapshot, rendered
+ * by prom-client. The families are one declaration table; each scrape sets
+ * every family from the snapshot, so telemetry knows nothing of HTTP and the
+ * exposition is a function of the snapshot.
  *
  * Latencies arrive in milliseconds and leave in seconds, as Prometheus
  * conventions ask (`*_seconds`), so dashboards and alerts need no scaling.
  */
-import { CAMERA_STATES, type CameraState } from '../contracts/camera.js';
+import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { CAMERA_STATES } from '../contracts/camera.js';
 import { DROP_REASONS } from '../contracts/drops.js';
 import type { LatencySummary } from '../contracts/latency.js';
-import type { MetricsSnapshot } from './snapshot.js';
+import type { CameraMetrics, MetricsSnapshot } from './snapshot.js';
 
 export const PROMETHEUS_CONTENT_TYPE = 'text/plain; version=0.0.4; charset=utf-8';
 
 const PREFIX = 'stream_ml_';
-
 const QUANTILES = [
   ['0.5', 'p50'],
   ['0.95', 'p95'],
   ['0.99', 'p99'],
 ] as const;
 
-type Labels = Readonly<Record<string, string>>;
-type MetricType = 'gauge' | 'counter' | 'summary';
+type Labels = Record<string, string>;
+type Sample<V> = readonly [labels: Labels, value: V];
 
-/** Escapes a label value: backslash, double quote and line feed. */
-export function escapeLabelValue(value: string): string {
-  return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
+type FamilyDecl =
+  | { type: 'gauge' | 'counter'; name: string; help: string; labels?: string[]; samples: (s: MetricsSnapshot) => Iterable<Sample<number>> }
+  | { type: 'summary'; name: string; help: string; labels?: string[]; samples: (s: MetricsSnapshot) => Iterable<Sample<LatencySummary>> };
+
+const perCamera =
+  (pick: (c: CameraMetrics) => number) =>
+  (s: MetricsSnapshot): Sample<number>[] =>
+    s.cameras.map((c) => [{ camera: c.id }, pick(c)]);
+const one =
+  (pick: (s: MetricsSnapshot) => number) =>
+  (s: MetricsSnapshot): Sample<number>[] => [[{}, pick(s)]];
+
+// Every state and reason is always exported (0 when not current) so that
+// series exist from the first scrape and rate()/alerts need no `or vector(0)`.
+function* cameraStates(s: MetricsSnapshot): Iterable<Sample<number>> {
+  for (const c of s.cameras) {
+    const states = new Set<string>([...CAMERA_STATES, c.state]);
+    for (const state of states) yield [{ camera: c.id, state }, state === c.state ? 1 : 0];
+  }
 }
 
-function escapeHelp(text: string): string {
-  return text.replace(/\\/g, '\\\\').replace(/\n/g, '\\n');
+function* cameraDrops(s: MetricsSnapshot): Iterable<Sample<number>> {
+  for (const c of s.cameras) {
+    for (const reason of new Set<string>([...DROP_REASONS, ...Object.keys(c.drops)])) yield [{ camera: c.id, reason }, c.drops[reason] ?? 0];
+  }
 }
 
-/** Go-style float text: NaN and infinities have their own spellings. */
-function formatValue(value: number): string {
-  if (Number.isNaN(value)) return 'NaN';
-  if (value === Infinity) return '+Inf';
-  if (value === -Infinity) return '-Inf';
-  return String(value);
+const FAMILIES: readonly FamilyDecl[] = [
+  { type: 'gauge', name: 'uptime_seconds', help: 'Seconds since the service started.', samples: one((s) => s.uptime_s) },
+  { type: 'gauge', name: 'cameras', help: 'Cameras currently configured.', samples: one((s) => s.cameras.length) },
+  // Per camera.
+  { type: 'gauge', name: 'camera_state', help: 'Current camera state: 1 for the current state, 0 for the others.', labels: ['camera', 'state'], samples: cameraStates },
+  { type: 'gauge', name: 'camera_fps_in', help: 'Frames per second decoded into the camera ring.', labels: ['camera'], samples: perCamera((c) => c.fps_in) },
+  { type: 'gauge', name: 'camera_fps_out', help: 'Frames per second inferred and published.', labels: ['camera'], samples: perCamera((c) => c.fps_out) },
+  { type: 'counter', name: 'camera_frames_in_total', help: 'Frames decoded into the camera ring.', labels: ['camera'], samples: perCamera((c) => c.frames_in) },
+  { type: 'counter', name: 'camera_frames_out_total', help: 'Frames inferred and published.', labels: ['camera'], samples: perCamera((c) => c.frames_out) },
+  { type: 'counter', name: 'camera_frames_dropped_total', help: 'Frames dropped before inference, by reason.', labels: ['camera', 'reason'], samples: cameraDrops },
+  { type: 'counter', name: 'camera_reconnects_total', help: 'Times the camera source was reconnected.', labels: ['camera'], samples: perCamera((c) => c.reconnects) },
+  {
+    type: 'summary',
+    name: 'camera_latency_seconds',
+    help: 'Frame committed to result published, over a recent window.',
+    labels: ['camera'],
+    samples: (s) => s.cameras.map((c) => [{ camera: c.id }, c.latency_ms] as const),
+  },
+  // Engine (Triton's words where they fit: queue time, compute time, pending).
+  { type: 'gauge', name: 'engine_info', help: 'Active model and execution provider (always 1).', labels: ['model', 'provider'], samples: (s) => [[{ model: s.engine.model, provider: s.engine.provider }, 1]] },
+  { type: 'gauge', name: 'engine_queue_depth', help: 'Frames waiting for a batch plus batches in flight.', samples: one((s) => s.engine.queue_depth) },
+  { type: 'gauge', name: 'engine_batches_in_flight', help: 'Batches submitted to the pool and not yet answered.', samples: one((s) => s.engine.batches_in_flight) },
+  { type: 'counter', name: 'engine_batches_total', help: 'Batches inferred.', samples: one((s) => s.engine.batches_total) },
+  { type: 'gauge', name: 'engine_batch_size_mean', help: 'Mean frames per batch.', samples: one((s) => s.engine.mean_batch_size) },
+  { type: 'summary', name: 'engine_inference_seconds', help: 'Compute time per batch, over a recent window.', samples: (s) => [[{}, s.engine.inference_ms]] },
+  { type: 'summary', name: 'engine_queue_seconds', help: 'Time a frame waited for its batch, over a recent window.', samples: (s) => [[{}, s.engine.queue_ms]] },
+  { type: 'counter', name: 'engine_worker_restarts_total', help: 'Inference workers replaced after a crash or stall.', samples: one((s) => s.engine.worker_restarts) },
+  { type: 'counter', name: 'engine_errors_total', help: 'Batches that failed inference.', samples: one((s) => s.engine.errors) },
+  // Capture.
+  { type: 'counter', name: 'capture_captured_total', help: 'Inference frames saved to disk.', samples: one((s) => s.capture.captured) },
+  { type: 'counter', name: 'capture_skipped_total', help: 'Frames not captured because the encoder queue was full.', samples: one((s) => s.capture.skipped) },
+  { type: 'counter', name: 'capture_uploaded_total', help: 'Captured files uploaded to S3.', samples: one((s) => s.capture.uploaded) },
+  { type: 'counter', name: 'capture_upload_failures_total', help: 'S3 uploads that failed after retries.', samples: one((s) => s.capture.upload_failures) },
+  { type: 'gauge', name: 'capture_pending_uploads', help: 'Files waiting for upload.', samples: one((s) => s.capture.pending_uploads) },
+  { type: 'gauge', name: 'capture_pending_bytes', help: 'Bytes waiting for upload.', samples: one((s) => s.capture.pending_bytes) },
+  // Clients.
+  {
+    type: 'gauge',
+    name: 'clients',
+    help: 'Connected streaming clients, by transport.',
+    labels: ['transport'],
+    samples: (s) => [
+      [{ transport: 'sse' }, s.clients.sse_clients],
+      [{ transport: 'websocket' }, s.clients.ws_clients],
+    ],
+  },
+  { type: 'counter', name: 'events_published_total', help: 'Result events published to clients.', samples: one((s) => s.clients.events_published) },
+  { type: 'counter', name: 'events_dropped_slow_client_total', help: 'Events not sent because a client was too slow.', samples: one((s) => s.clients.events_dropped_slow_client) },
+];
+
+/**
+ * A summary whose quantiles are already computed (our SampleWindow also
+ * feeds /health/stream). prom-client's Summary computes its own from raw
+ * observations, so this collector hands prom-client the finished values.
+ */
+class PrecomputedSummary {
+  readonly type = 'summary';
+  private rows: Sample<LatencySummary>[] = [];
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+  ) {}
+
+  set(rows: Iterable<Sample<LatencySummary>>): void {
+    this.rows = [...rows];
+  }
+
+  get() {
+    const values = this.rows.flatMap(([labels, latency]) => [
+      ...QUANTILES.map(([quantile, key]) => ({ labels: { ...labels, quantile }, value: latency[key] / 1000 })),
+      { metricName: `${this.name}_count`, labels, value: latency.count },
+    ]);
+    return Promise.resolve({ name: this.name, help: this.help, type: this.type, values, aggregator: 'sum' });
+  }
 }
 
-function formatLabels(labels: Labels): string {
-  const keys = Object.keys(labels);
-  if (keys.length === 0) return '';
-  return `{${keys.map((k) => `${k}="${escapeLabelValue(labels[k] as string)}"`).join(',')}}`;
+interface Family {
+  update(s: MetricsSnapshot): void;
 }
 
-/** Collects families in order; every family's samples stay together after its HELP/TYPE. */
-class Exposition {
-  private readonly lines: string[] = [];
-
-  family(name: string, type: MetricType, help: string): (value: number, labels?: Labels, suffix?: string) => void {
-    const full = PREFIX + name;
-    this.lines.push(`# HELP ${full} ${escapeHelp(help)}`, `# TYPE ${full} ${type}`);
-    return (value, labels = {}, suffix = '') => {
-      this.lines.push(`${full}${suffix}${formatLabels(labels)} ${formatValue(value)}`);
+function family(decl: FamilyDecl, registry: Registry): Family {
+  const name = PREFIX + decl.name;
+  if (decl.type === 'summary') {
+    const summary = new PrecomputedSummary(name, decl.help);
+    registry.registerMetric(summary as unknown as Metric);
+    return { update: (s) => summary.set(decl.samples(s)) };
+  }
+  const config = { name, help: decl.help, labelNames: decl.labels ?? [], registers: [registry] };
+  if (decl.type === 'gauge') {
+    const gauge = new Gauge(config);
+    return {
+      update: (s) => {
+        gauge.reset();
+        for (const [labels, value] of decl.samples(s)) gauge.set(labels, value);
+      },
     };
   }
+  const counter = new Counter(config);
+  return {
+    update: (s) => {
+      counter.reset();
+      for (const [labels, value] of decl.samples(s)) counter.inc(labels, value);
+    },
+  };
+}
 
-  /** A summary of millisecond latencies, exported in seconds. */
-  summary(name: string, help: string, rows: readonly { labels: Labels; latency: LatencySummary }[]): void {
-    const sample = this.family(name, 'summary', help);
-    for (const { labels, latency } of rows) {
-      for (const [quantile, key] of QUANTILES) sample(latency[key] / 1000, { ...labels, quantile });
-      sample(latency.count, labels, '_count');
-    }
-  }
+/** Renders snapshots through one prom-client registry. */
+export class PrometheusExporter {
+  private readonly registry = new Registry();
+  private readonly families = FAMILIES.map((decl) => family(decl, this.registry));
 
-  text(): string {
-    return this.lines.join('\n') + '\n';
+  /** Every family is set and read in the same synchronous step, so concurrent scrapes cannot mix. */
+  render(snapshot: MetricsSnapshot): Promise<string> {
+    for (const f of this.families) f.update(snapshot);
+    // prom-client writes NaN as "Nan"; the exposition format spells it "NaN".
+    return this.registry.metrics().then((text) => text.replace(/ Nan$/gm, ' NaN'));
   }
 }
 
-export function toPrometheus(s: MetricsSnapshot): string {
-  const out = new Exposition();
-  const cams = s.cameras;
-  const cam = (id: string): Labels => ({ camera: id });
+const shared = new PrometheusExporter();
 
-  const uptime = out.family('uptime_seconds', 'gauge', 'Seconds since the service started.');
-  uptime(s.uptime_s);
-  const cameras = out.family('cameras', 'gauge', 'Cameras currently configured.');
-  cameras(cams.length);
-
-  // Per camera.
-  const state = out.family('camera_state', 'gauge', 'Current camera state: 1 for the current state, 0 for the others.');
-  for (const c of cams) {
-    const states: readonly string[] = CAMERA_STATES.includes(c.state as CameraState) ? CAMERA_STATES : [...CAMERA_STATES, c.state];
-    for (const st of states) state(st === c.state ? 1 : 0, { camera: c.id, state: st });
-  }
-  const fpsIn = out.family('camera_fps_in', 'gauge', 'Frames per second decoded into the camera ring.');
-  for (const c of cams) fpsIn(c.fps_in, cam(c.id));
-  const fpsOut = out.family('camera_fps_out', 'gauge', 'Frames per second inferred and published.');
-  for (const c of cams) fpsOut(c.fps_out, cam(c.id));
-  const framesIn = out.family('camera_frames_in_total', 'counter', 'Frames decoded into the camera ring.');
-  for (const c of cams) framesIn(c.frames_in, cam(c.id));
-  const framesOut = out.family('camera_frames_out_total', 'counter', 'Frames inferred and published.');
-  for (const c of cams) framesOut(c.frames_out, cam(c.id));
-  const drops = out.family('camera_frames_dropped_total', 'counter', 'Frames dropped before inference, by reason.');
-  for (const c of cams) {
-    const reasons = new Set<string>([...DROP_REASONS, ...Object.keys(c.drops)]);
-    for (const reason of reasons) drops(c.drops[reason] ?? 0, { camera: c.id, reason });
-  }
-  const reconnects = out.family('camera_reconnects_total', 'counter', 'Times the camera source was reconnected.');
-  for (const c of cams) reconnects(c.reconnects, cam(c.id));
-  out.summary(
-    'camera_latency_seconds',
-    'Frame committed to result published, over a recent window.',
-    cams.map((c) => ({ labels: cam(c.id), latency: c.latency_ms })),
-  );
-
-  // Engine (Triton's words where they fit: queue time, compute time, pending).
-  const e = s.engine;
-  const info = out.family('engine_info', 'gauge', 'Active model and execution provider (always 1).');
-  info(1, { model: e.model, provider: e.provider });
-  const queue = out.family('engine_queue_depth', 'gauge', 'Frames waiting for a batch plus batches in flight.');
-  queue(e.queue_depth);
-  const inFlight = out.family('engine_batches_in_flight', 'gauge', 'Batches submitted to the pool and not yet answered.');
-  inFlight(e.batches_in_flight);
-  const batches = out.family('engine_batches_total', 'counter', 'Batches inferred.');
-  batches(e.batches_total);
-  const batchSize = out.family('engine_batch_size_mean', 'gauge', 'Mean frames per batch.');
-  batchSize(e.mean_batch_size);
-  out.summary('engine_inference_seconds', 'Compute time per batch, over a recent window.', [{ labels: {}, latency: e.inference_ms }]);
-  out.summary('engine_queue_seconds', 'Time a frame waited for its batch, over a recent window.', [{ labels: {}, latency: e.queue_ms }]);
-  const restarts = out.family('engine_worker_restarts_total', 'counter', 'Inference workers replaced after a crash or stall.');
-  restarts(e.worker_restarts);
-  const errors = out.family('engine_errors_total', 'counter', 'Batches that failed inference.');
-  errors(e.errors);
-
-  // Capture.
-  const cap = s.capture;
-  const captured = out.family('capture_captured_total', 'counter', 'Inference frames saved to disk.');
-  captured(cap.captured);
-  const skipped = out.family('capture_skipped_total', 'counter', 'Frames not captured because the encoder queue was full.');
-  skipped(cap.skipped);
-  const uploaded = out.family('capture_uploaded_total', 'counter', 'Captured files uploaded to S3.');
-  uploaded(cap.uploaded);
-  const failures = out.family('capture_upload_failures_total', 'counter', 'S3 uploads that failed after retries.');
-  failures(cap.upload_failures);
-  const pending = out.family('capture_pending_uploads', 'gauge', 'Files waiting for upload.');
-  pending(cap.pending_uploads);
-  const pendingBytes = out.family('capture_pending_bytes', 'gauge', 'Bytes waiting for upload.');
-  pendingBytes(cap.pending_bytes);
-
-  // Clients.
-  const cl = s.clients;
-  const clients = out.family('clients', 'gauge', 'Connected streaming clients, by transport.');
-  clients(cl.sse_clients, { transport: 'sse' });
-  clients(cl.ws_clients, { transport: 'websocket' });
-  const published = out.family('events_published_total', 'counter', 'Result events published to clients.');
-  published(cl.events_published);
-  const dropped = out.family('events_dropped_slow_client_total', 'counter', 'Events not sent because a client was too slow.');
-  dropped(cl.events_dropped_slow_client);
-
-  return out.text();
+export function toPrometheus(snapshot: MetricsSnapshot): Promise<string> {
+  return shared.render(snapshot);
 }

@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { beforeAll, describe, expect, it } from 'vitest';
 import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from '../../src/telemetry/prometheus.js';
 import { realisticSnapshot } from './snapshot-fixture.js';
 
@@ -167,8 +167,12 @@ describe('the strict exposition parser used by these tests', () => {
 
 describe('toPrometheus', () => {
   const snapshot = realisticSnapshot();
-  const text = toPrometheus(snapshot);
-  const parsed = parseExposition(text);
+  let text: string;
+  let parsed: Parsed;
+  beforeAll(async () => {
+    text = await toPrometheus(snapshot);
+    parsed = parseExposition(text);
+  });
 
   it('produces a valid exposition where every family has HELP and TYPE', () => {
     expect(parsed.samples.length).toBeGreaterThan(50);
@@ -233,22 +237,22 @@ describe('toPrometheus', () => {
     expect(value(parsed, 'stream_ml_cameras', {})).toBe(3);
   });
 
-  it('escapes label values so that they round-trip', () => {
+  it('escapes label values so that they round-trip', async () => {
     const odd = realisticSnapshot();
     const nasty = 'cam "north"\\wing\nfloor 2';
     odd.cameras[0]!.id = nasty;
     odd.cameras[0]!.drops = { 'odd"reason\\': 5 };
     odd.engine.model = 'C:\\models\\"best".onnx';
-    const out = parseExposition(toPrometheus(odd));
+    const out = parseExposition(await toPrometheus(odd));
     expect(value(out, 'stream_ml_camera_fps_in', { camera: nasty })).toBe(odd.cameras[0]!.fps_in);
     expect(value(out, 'stream_ml_camera_frames_dropped_total', { camera: nasty, reason: 'odd"reason\\' })).toBe(5);
     expect(value(out, 'stream_ml_engine_info', { model: odd.engine.model, provider: 'cpu' })).toBe(1);
   });
 
-  it('stays valid with no cameras', () => {
+  it('stays valid with no cameras', async () => {
     const empty = realisticSnapshot();
     empty.cameras = [];
-    const out = parseExposition(toPrometheus(empty));
+    const out = parseExposition(await toPrometheus(empty));
     expect(out.samples.some((s) => 'camera' in s.labels)).toBe(false);
     expect(value(out, 'stream_ml_cameras', {})).toBe(0);
   });
