@@ -2,6 +2,7 @@
  * Arguments of the dataset capture CLI (`npm run capture -- …`). Pure: argv
  * in, options or a UsageError (one line naming the bad argument) out.
  */
+import { parseArgs } from 'node:util';
 import type { ResizeMode } from '../models/types.js';
 
 export type ImageFormat = 'jpg' | 'png';
@@ -64,7 +65,7 @@ Output:
 
 Ctrl-C stops cleanly: every image written so far is complete.`;
 
-const VALUE_FLAGS = new Set(['--output', '--max-frames', '--source', '--camera', '--config', '--every', '--fps', '--size', '--resize', '--format', '--quality']);
+type Setter = (opts: CaptureCliOptions, value: string, flag: string) => void;
 
 function positiveInt(flag: string, raw: string, min: number, max = Number.MAX_SAFE_INTEGER): number {
   const n = Number(raw);
@@ -72,6 +73,24 @@ function positiveInt(flag: string, raw: string, min: number, max = Number.MAX_SA
     throw new UsageError(`${flag} ${JSON.stringify(raw)} is invalid; allowed: an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}`);
   }
   return n;
+}
+
+function nonEmpty(flag: string, raw: string, what: string): string {
+  if (raw.trim() === '') throw new UsageError(`${flag} needs ${what}`);
+  return raw;
+}
+
+function oneOf<const V extends string>(flag: string, raw: string, allowed: readonly V[]): V {
+  if (!(allowed as readonly string[]).includes(raw)) throw new UsageError(`${flag} ${JSON.stringify(raw)} is invalid; allowed: ${allowed.join(', ')}`);
+  return raw as V;
+}
+
+function parseFps(flag: string, raw: string): number {
+  const fps = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(fps) || fps <= 0 || fps > 240) {
+    throw new UsageError(`${flag} ${JSON.stringify(raw)} is invalid; allowed: a number above 0, at most 240`);
+  }
+  return fps;
 }
 
 function parseSize(raw: string): { width: number; height: number } | null {
@@ -85,99 +104,59 @@ function parseSize(raw: string): { width: number; height: number } | null {
   return { width, height };
 }
 
-export function parseCaptureArgs(argv: readonly string[]): CaptureCliOptions {
-  const opts: CaptureCliOptions = {
-    output: 'data/raw',
-    maxFrames: 0,
-    source: null,
-    camera: null,
-    config: null,
-    every: 1,
-    fps: 0,
-    size: null,
-    resize: 'stretch',
-    format: 'jpg',
-    quality: 90,
-    realtime: false,
-    help: false,
-  };
-  const seen = new Set<string>();
-  for (let i = 0; i < argv.length; i++) {
-    const arg = argv[i] as string;
-    let flag = arg;
-    let value: string | undefined;
-    const eq = arg.indexOf('=');
-    if (arg.startsWith('--') && eq > 0) {
-      flag = arg.slice(0, eq);
-      value = arg.slice(eq + 1);
-    }
-    if (flag === '-h' || flag === '--help') {
-      opts.help = true;
-      continue;
-    }
-    if (flag === '--realtime') {
-      opts.realtime = true;
-      continue;
-    }
-    if (!VALUE_FLAGS.has(flag)) throw new UsageError(`unknown argument ${JSON.stringify(arg)}`);
-    if (seen.has(flag)) throw new UsageError(`${flag} given twice`);
-    seen.add(flag);
-    if (value === undefined) {
-      value = argv[++i];
-      if (value === undefined || (value.startsWith('--') && VALUE_FLAGS.has(value))) throw new UsageError(`${flag} needs a value`);
-    }
-    switch (flag) {
-      case '--output':
-        if (value.trim() === '') throw new UsageError('--output needs a directory');
-        opts.output = value;
-        break;
-      case '--max-frames':
-        opts.maxFrames = positiveInt(flag, value, 1);
-        break;
-      case '--source':
-        if (value.trim() === '') throw new UsageError('--source needs a URL, file or camera');
-        opts.source = value.trim();
-        break;
-      case '--camera':
-        if (value.trim() === '') throw new UsageError('--camera needs a camera id');
-        opts.camera = value.trim();
-        break;
-      case '--config':
-        opts.config = value;
-        break;
-      case '--every':
-        opts.every = positiveInt(flag, value, 1);
-        break;
-      case '--fps': {
-        const fps = Number(value);
-        if (value.trim() === '' || !Number.isFinite(fps) || fps <= 0 || fps > 240) {
-          throw new UsageError(`--fps ${JSON.stringify(value)} is invalid; allowed: a number above 0, at most 240`);
-        }
-        opts.fps = fps;
-        break;
-      }
-      case '--size':
-        opts.size = parseSize(value);
-        break;
-      case '--resize':
-        if (value !== 'stretch' && value !== 'letterbox' && value !== 'center_crop') {
-          throw new UsageError(`--resize ${JSON.stringify(value)} is invalid; allowed: stretch, letterbox, center_crop`);
-        }
-        opts.resize = value;
-        break;
-      case '--format':
-        if (value !== 'jpg' && value !== 'png') throw new UsageError(`--format ${JSON.stringify(value)} is invalid; allowed: jpg, png`);
-        opts.format = value;
-        break;
-      case '--quality':
-        opts.quality = positiveInt(flag, value, 1, 100);
-        break;
-    }
-  }
-  if (opts.help) return opts;
+/** Every option that takes a value, and how it is read. */
+const VALUE_OPTIONS: Record<string, Setter> = {
+  output: (o, v, f) => (o.output = nonEmpty(f, v, 'a directory')),
+  'max-frames': (o, v, f) => (o.maxFrames = positiveInt(f, v, 1)),
+  source: (o, v, f) => (o.source = nonEmpty(f, v, 'a URL, file or camera').trim()),
+  camera: (o, v, f) => (o.camera = nonEmpty(f, v, 'a camera id').trim()),
+  config: (o, v) => (o.config = v),
+  every: (o, v, f) => (o.every = positiveInt(f, v, 1)),
+  fps: (o, v, f) => (o.fps = parseFps(f, v)),
+  size: (o, v) => (o.size = parseSize(v)),
+  resize: (o, v, f) => (o.resize = oneOf(f, v, ['stretch', 'letterbox', 'center_crop'])),
+  format: (o, v, f) => (o.format = oneOf(f, v, ['jpg', 'png'])),
+  quality: (o, v, f) => (o.quality = positiveInt(f, v, 1, 100)),
+};
+
+const PARSE_OPTIONS = {
+  ...Object.fromEntries(Object.keys(VALUE_OPTIONS).map((name) => [name, { type: 'string' as const }])),
+  realtime: { type: 'boolean' as const },
+  help: { type: 'boolean' as const, short: 'h' },
+};
+
+function defaults(): CaptureCliOptions {
+  return { output: 'data/raw', maxFrames: 0, source: null, camera: null, config: null, every: 1, fps: 0, size: null, resize: 'stretch', format: 'jpg', quality: 90, realtime: false, help: false };
+}
+
+/** Combinations that are each valid alone but not together. */
+function checkCombinations(opts: CaptureCliOptions, seen: ReadonlySet<string>): void {
   if (opts.source !== null && opts.camera !== null) throw new UsageError('--source and --camera cannot be used together');
   if (opts.every > 1 && opts.fps > 0) throw new UsageError('--every and --fps cannot be used together; pick one way to sample');
-  if (seen.has('--resize') && opts.size === null) throw new UsageError('--resize only applies with --size WxH');
-  if (seen.has('--quality') && opts.format !== 'jpg') throw new UsageError('--quality only applies to --format jpg');
+  if (seen.has('resize') && opts.size === null) throw new UsageError('--resize only applies with --size WxH');
+  if (seen.has('quality') && opts.format !== 'jpg') throw new UsageError('--quality only applies to --format jpg');
+}
+
+export function parseCaptureArgs(argv: readonly string[]): CaptureCliOptions {
+  // Non-strict tokens: node:util splits `--a b`, `--a=b` and `-h`; the messages stay ours.
+  const { tokens } = parseArgs({ args: [...argv], options: PARSE_OPTIONS, strict: false, allowPositionals: true, tokens: true });
+  const opts = defaults();
+  const seen = new Set<string>();
+  for (const token of tokens) {
+    if (token.kind === 'option-terminator') continue;
+    const raw = argv[token.index] as string;
+    if (token.kind === 'positional' || !(token.name in PARSE_OPTIONS)) throw new UsageError(`unknown argument ${JSON.stringify(raw)}`);
+    const flag = `--${token.name}`;
+    if (token.name === 'help') opts.help = true;
+    else if (token.name === 'realtime') opts.realtime = true;
+    else {
+      if (seen.has(token.name)) throw new UsageError(`${flag} given twice`);
+      seen.add(token.name);
+      const value = token.value;
+      if (value === undefined || (!token.inlineValue && value.startsWith('--') && value.slice(2) in VALUE_OPTIONS)) throw new UsageError(`${flag} needs a value`);
+      (VALUE_OPTIONS[token.name] as Setter)(opts, value, flag);
+    }
+  }
+  if (!opts.help) checkCombinations(opts, seen);
   return opts;
 }
