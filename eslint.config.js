@@ -11,7 +11,7 @@ const boundaries = {
   frames: [leaf],
   config: [leaf],
   contracts: [leaf],
-  threads: [leaf],
+  lib: [leaf],
   ingest: forbid('engine', 'api', 'app'),
   engine: forbid('api', 'app'),
   models: forbid('engine', 'api', 'app'),

@@ -17,6 +17,7 @@ import { PutObjectCommand, S3Client, type S3ClientConfig } from '@aws-sdk/client
 import type { S3Config } from '../config/schema.js';
 import type { CaptureMetrics } from '../telemetry/snapshot.js';
 import type { Logger } from '../telemetry/logger.js';
+import { backoffDelay } from '../lib/backoff.js';
 import { contentTypeFor, s3KeyFor } from './layout.js';
 import { removeCaptureGroup, scanCaptures, type CaptureFile, type CaptureGroup } from './local-store.js';
 import { UploadIndex } from './upload-index.js';
@@ -307,8 +308,7 @@ export class S3Uploader {
 
   private backoff(failures: number): number {
     const { initialMs, maxMs, multiplier, jitter } = this.retry;
-    const base = Math.min(maxMs, initialMs * multiplier ** Math.min(failures - 1, 64));
-    return Math.max(0, base * (1 + jitter * (2 * Math.random() - 1)));
+    return backoffDelay(failures - 1, { initial_ms: initialMs, max_ms: maxMs, multiplier, jitter });
   }
 
   private waitForChange(ms: number): Promise<void> {

@@ -8,7 +8,7 @@ import { Piscina } from 'piscina';
 import type { Logger } from '../telemetry/logger.js';
 import type { FramesResult, FramesTask, ImageResult, ImageTask, WarmupResult, WorkerInit } from './protocol.js';
 import { nowMs } from './protocol.js';
-import { workerEntry } from '../threads/worker-entry.js';
+import { workerEntry } from '../lib/worker-entry.js';
 
 export interface InferencePoolOptions {
   size: number;

@@ -7,7 +7,7 @@ import { Worker } from 'node:worker_threads';
 import type { CameraConfig, StreamsConfig } from '../config/schema.js';
 import type { FrameArena } from '../frames/ring.js';
 import type { ModelInputSpec } from '../models/types.js';
-import { workerEntry } from '../threads/worker-entry.js';
+import { workerEntry } from '../lib/worker-entry.js';
 import { logger, type Logger } from '../telemetry/logger.js';
 import { CaptureBuffer, type CapturedFrame } from '../frames/capture-buffer.js';
 import type { DecoderInit, DecoderTick, FromDecoder, ToDecoder } from './decoder-protocol.js';

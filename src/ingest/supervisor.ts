@@ -10,7 +10,7 @@
  *   reconnecting / stalled → streaming …;  ended (finite file);  error (bad source);  stopped
  */
 import type { CameraConfig, StreamsConfig } from '../config/schema.js';
-import { Backoff } from './backoff.js';
+import { Backoff } from '../lib/backoff.js';
 import { buildFfmpegArgs, CAPTURE_FD, PRIMARY_FD, type OutputGeometry } from './ffmpeg-args.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { FrozenDetector } from './frozen.js';

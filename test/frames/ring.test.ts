@@ -1,6 +1,6 @@
 import { Worker } from 'node:worker_threads';
 import { describe, expect, it } from 'vitest';
-import { workerEntry } from '../../src/threads/worker-entry.js';
+import { workerEntry } from '../../src/lib/worker-entry.js';
 import { FrameArena, SLOT_EMPTY, SLOT_READING, SLOT_READY } from '../../src/frames/ring.js';
 
 const geometry = { width: 4, height: 2, channels: 3 };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { Backoff } from '../../src/ingest/backoff.js';
+import { Backoff } from '../../src/lib/backoff.js';
 import { CaptureBuffer } from '../../src/frames/capture-buffer.js';
 import { FrozenDetector, sampledHash } from '../../src/ingest/frozen.js';
 import { StderrParser } from '../../src/ingest/stderr-log.js';
