@@ -14,8 +14,6 @@ export class EventHub {
   listenerErrors = 0;
   /** When a subscriber last threw (0 = never): the delivery stage's health. */
   lastListenerErrorAt = 0;
-  /** Time of the last publish, for the delivery stage's progress check. */
-  lastPublishedAt = 0;
 
   constructor(historySize: number) {
     this.history = new Array<StreamEvent | undefined>(historySize);
@@ -28,7 +26,6 @@ export class EventHub {
       this.head = (this.head + 1) % this.history.length;
     }
     this.published++;
-    this.lastPublishedAt = Date.now();
     for (const listener of this.listeners) {
       try {
         listener(full);

@@ -1,8 +1,9 @@
 /**
  * Piscina worker: one onnxruntime session per thread, created once from
  * `workerData`. Frame tasks read pixels straight from the shared ring,
- * pre-process into a tensor reused per batch size, give the slots back, run
- * the model once per batch and decode each image.
+ * pre-process into one reused input buffer, give the slots back, run the
+ * model once per task and decode each image. The dispatcher already splits
+ * batches for fixed-batch models into one-frame tasks.
  */
 import { threadId, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -26,20 +27,26 @@ const decodeContext = { spec, labels, transform: identityTransform(input.width, 
 
 interface BatchTensor {
   data: Float32Array;
-  tensor: ort.Tensor;
   feeds: Record<string, ort.Tensor>;
 }
 
-/** Input tensors by batch size: made once each, refilled for every batch. */
+/**
+ * One input buffer, sized for the largest batch seen so far; each batch
+ * size gets a tensor over a view of it, made once. Growing replaces the
+ * buffer and forgets the views (batch sizes only grow up to max_batch).
+ */
+let inputBuffer = new Float32Array(imageSize);
 const tensors = new Map<number, BatchTensor>();
 
 function tensorFor(batch: number): BatchTensor {
   let t = tensors.get(batch);
   if (t === undefined) {
-    const data = new Float32Array(batch * imageSize);
-    const dims = inputDims(input, batch);
-    const tensor = new ort.Tensor('float32', data, dims);
-    t = { data, tensor, feeds: { [input.name]: tensor } };
+    if (batch * imageSize > inputBuffer.length) {
+      inputBuffer = new Float32Array(batch * imageSize);
+      tensors.clear();
+    }
+    const data = inputBuffer.subarray(0, batch * imageSize);
+    t = { data, feeds: { [input.name]: new ort.Tensor('float32', data, inputDims(input, batch)) } };
     tensors.set(batch, t);
   }
   return t;
@@ -79,46 +86,39 @@ function decode(outputs: ort.InferenceSession.OnnxValueMapType, batchIndex: numb
 async function runFrames(task: FramesTask, started: number): Promise<FramesResult> {
   const s = await session;
   const refs = task.refs;
+  const count = refs.length;
   const frames: FrameResult[] = refs.map((r) => ({ ring: r.ring, frameNo: r.frameNo, output: null }));
-  // Fixed-batch models get one image per run; dynamic ones one run for the batch.
-  const perRun = input.dynamic_batch ? refs.length : 1;
-  let preMs = 0;
-  let inferMs = 0;
-  let postMs = 0;
-  for (let first = 0; first < refs.length; first += perRun) {
-    const t0 = performance.now();
-    const count = Math.min(perRun, refs.length - first);
-    // Slots no longer holding this frame (released after an error) are skipped, not read.
-    let live = 0;
-    if (liveFlags.length < count) liveFlags = new Uint8Array(count);
-    liveFlags.fill(0, 0, count);
-    const { data, feeds } = tensorFor(count);
-    for (let i = 0; i < count; i++) {
-      const ref = refs[first + i]!;
-      const hook = init.testHooks?.exitOnFrame;
-      if (hook && hook.ring === ref.ring && hook.frameNo === ref.frameNo) process.exit(70);
-      const ring = arena.ring(ref.ring);
-      if (ring.slotState(ref.slot) !== SLOT_READING || ring.frameNo(ref.slot) !== ref.frameNo) continue;
-      preprocessInto(input, ring.pixels(ref.slot), data, i);
-      // Taken with the pixels: the source size may change once the slot is given back.
-      runTransforms[i] = transformOfRing(ref.ring);
-      // The pixels are copied into the tensor: the writer may reuse the slot now.
-      ring.release(ref.slot, ref.frameNo);
-      liveFlags[i] = 1;
-      live++;
-    }
-    const t1 = performance.now();
-    preMs += t1 - t0;
-    if (live === 0) continue;
-    const outputs = await s.run(feeds);
-    const t2 = performance.now();
-    inferMs += t2 - t1;
-    for (let i = 0; i < count; i++) {
-      if (liveFlags[i] === 1) frames[first + i]!.output = decode(outputs, i, runTransforms[i]!);
-    }
-    postMs += performance.now() - t2;
+  const t0 = performance.now();
+  // Slots no longer holding this frame (released after an error) are skipped, not read.
+  let live = 0;
+  if (liveFlags.length < count) liveFlags = new Uint8Array(count);
+  liveFlags.fill(0, 0, count);
+  const { data, feeds } = tensorFor(count);
+  for (let i = 0; i < count; i++) {
+    const ref = refs[i]!;
+    const hook = init.testHooks?.exitOnFrame;
+    if (hook && hook.ring === ref.ring && hook.frameNo === ref.frameNo) process.exit(70);
+    const ring = arena.ring(ref.ring);
+    if (ring.slotState(ref.slot) !== SLOT_READING || ring.frameNo(ref.slot) !== ref.frameNo) continue;
+    preprocessInto(input, ring.pixels(ref.slot), data, i);
+    // Taken with the pixels: the source size may change once the slot is given back.
+    runTransforms[i] = transformOfRing(ref.ring);
+    // The pixels are copied into the tensor: the writer may reuse the slot now.
+    ring.release(ref.slot, ref.frameNo);
+    liveFlags[i] = 1;
+    live++;
   }
-  return { kind: 'frames', frames, timing: { queueMs: started - task.submittedAt, preMs, inferMs, postMs } };
+  const t1 = performance.now();
+  const timing = { queueMs: started - task.submittedAt, preMs: t1 - t0, inferMs: 0, postMs: 0 };
+  if (live === 0) return { kind: 'frames', frames, timing };
+  const outputs = await s.run(feeds);
+  const t2 = performance.now();
+  for (let i = 0; i < count; i++) {
+    if (liveFlags[i] === 1) frames[i]!.output = decode(outputs, i, runTransforms[i]!);
+  }
+  timing.inferMs = t2 - t1;
+  timing.postMs = performance.now() - t2;
+  return { kind: 'frames', frames, timing };
 }
 
 async function runImage(task: ImageTask, started: number): Promise<ImageResult> {

@@ -45,11 +45,6 @@ function coefficients(input: ModelInputSpec): Coefficients {
   return c;
 }
 
-/** Floats one image occupies in the tensor. */
-export function imageTensorSize(input: Pick<ModelInputSpec, 'width' | 'height'>): number {
-  return input.width * input.height * 3;
-}
-
 /**
  * Writes image `batchIndex` of an NCHW or NHWC float tensor from packed RGB.
  * `rgb` must hold width × height × 3 bytes; `out` at least (batchIndex+1) images.

@@ -11,8 +11,3 @@ export function inputDims(input: ModelInputSpec, batch: number): number[] {
   }
   return input.layout === 'NCHW' ? [batch, 3, input.height, input.width] : [batch, input.height, input.width, 3];
 }
-
-/** Largest batch the model accepts given the engine's wish. */
-export function maxBatchFor(input: ModelInputSpec, wanted: number): number {
-  return input.dynamic_batch && input.unbatched !== true ? Math.max(1, wanted) : 1;
-}

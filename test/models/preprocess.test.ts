@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { imageTensorSize, preprocessInto } from '../../src/models/preprocess.js';
-import { inputDims, maxBatchFor } from '../../src/models/tensor.js';
+import { preprocessInto } from '../../src/models/preprocess.js';
+import { inputDims } from '../../src/models/tensor.js';
 import type { ModelInputSpec } from '../../src/models/types.js';
 
 function spec(over: Partial<ModelInputSpec>): ModelInputSpec {
@@ -46,7 +46,7 @@ describe('preprocessInto', () => {
 
   it('writes only the slice of image batchIndex', () => {
     const s = spec({});
-    const out = new Float32Array(imageTensorSize(s) * 3).fill(-1);
+    const out = new Float32Array(s.width * s.height * 3 * 3).fill(-1);
     preprocessInto(s, rgb, out, 1);
     expect(Array.from(out.subarray(0, 6))).toEqual([-1, -1, -1, -1, -1, -1]);
     expect(Array.from(out.subarray(6, 12))).toEqual([10, 40, 20, 50, 30, 60]);
@@ -65,7 +65,5 @@ describe('inputDims', () => {
     expect(inputDims(spec({ width: 224, height: 200, layout: 'NHWC' }), 2)).toEqual([2, 200, 224, 3]);
     expect(inputDims(spec({ width: 640, height: 480, unbatched: true, dynamic_batch: false }), 1)).toEqual([3, 480, 640]);
     expect(() => inputDims(spec({ dynamic_batch: false }), 2)).toThrow(/fixed batch/);
-    expect(maxBatchFor(spec({ dynamic_batch: false }), 8)).toBe(1);
-    expect(maxBatchFor(spec({}), 8)).toBe(8);
   });
 });
