@@ -49,18 +49,18 @@ function geometryOf(opts: CaptureCliOptions): OutputGeometry {
   return { width: opts.size.width, height: opts.size.height, resize: opts.resize, pad_value: 0 };
 }
 
-async function run(argv: readonly string[]): Promise<number> {
-  let opts: CaptureCliOptions;
-  let camera: CameraConfig;
+/** Options and camera from argv, or the exit code when there is nothing to run (help, bad arguments). */
+function prepare(argv: readonly string[]): { opts: CaptureCliOptions; camera: CameraConfig } | number {
   try {
-    opts = parseCaptureArgs(argv);
+    const opts = parseCaptureArgs(argv);
     if (opts.help) {
       process.stdout.write(`${USAGE}\n`);
       return 0;
     }
-    camera = chooseCamera(opts);
+    const camera = chooseCamera(opts);
     // Fail on a missing file or device now, instead of the supervisor retrying it forever.
     resolveSource(camera);
+    return { opts, camera };
   } catch (err) {
     if (err instanceof UsageError || err instanceof ConfigError || err instanceof SourceError) {
       process.stderr.write(`capture: ${err.message}\n\n${USAGE}\n`);
@@ -68,100 +68,128 @@ async function run(argv: readonly string[]): Promise<number> {
     }
     throw err;
   }
+}
 
-  const outputDir = resolve(opts.output);
-  const writer = await DatasetWriter.open({ dir: outputDir, format: opts.format, quality: opts.quality, maxPendingBytes: MAX_PENDING_BYTES });
-  const progress = new Progress(process.stderr, opts.maxFrames);
-  const isFile = sourceKindOf(camera.url) === 'file';
+/** One capture run: chooses frames from the stream, hands them to the writer, decides when to stop. */
+class CaptureRun {
+  accepted = 0;
+  dropped = 0;
+  firstName: string | null = null;
+  lastName: string | null = null;
+  failure: string | null = null;
+  interrupted = false;
+  private stream: FrameStream | null = null;
+  private stopping: Promise<void> | null = null;
+  private lastState: CameraState | null = null;
+  private readonly isFile: boolean;
 
-  let accepted = 0;
-  let firstName: string | null = null;
-  let lastName: string | null = null;
-  let dropped = 0;
-  let stream: FrameStream | null = null;
-  let stopping: Promise<void> | null = null;
-  let failure: string | null = null;
-  let interrupted = false;
-  let lastState: CameraState | null = null;
+  constructor(
+    private readonly opts: CaptureCliOptions,
+    private readonly camera: CameraConfig,
+    readonly writer: DatasetWriter,
+    private readonly progress: Progress,
+  ) {
+    this.isFile = sourceKindOf(camera.url) === 'file';
+  }
 
-  const stop = (): Promise<void> => (stopping ??= stream ? stream.stop() : Promise.resolve());
+  get reachedMax(): boolean {
+    return this.opts.maxFrames > 0 && this.accepted >= this.opts.maxFrames;
+  }
 
-  const onSigint = (): void => {
-    if (interrupted) {
+  stop(): Promise<void> {
+    return (this.stopping ??= this.stream ? this.stream.stop() : Promise.resolve());
+  }
+
+  readonly onSigint = (): void => {
+    if (this.interrupted) {
       // A second Ctrl-C: the user does not want to wait for the last encodes.
       process.stderr.write('\ncapture: interrupted twice, exiting without waiting\n');
       process.exit(130);
     }
-    interrupted = true;
-    void stop();
+    this.interrupted = true;
+    void this.stop();
   };
-  process.on('SIGINT', onSigint);
 
-  try {
-    stream = await openFrameStream(camera, {
-      geometry: geometryOf(opts),
-      fps: opts.fps,
+  private onFrame(rgb: Uint8Array, width: number, height: number, frameNo: number): void {
+    if (this.stopping || (frameNo - 1) % this.opts.every !== 0) return;
+    const name = this.writer.accept(rgb, width, height);
+    if (name === null) {
+      this.dropped++;
+      return;
+    }
+    this.firstName ??= name;
+    this.lastName = name;
+    this.accepted++;
+    if (this.reachedMax) void this.stop();
+  }
+
+  private onState(state: CameraState, error: string | null | undefined): void {
+    // Ctrl-C in a terminal reaches ffmpeg too; its exit then is ours, not a failure.
+    if (state === this.lastState || this.interrupted) return;
+    this.lastState = state;
+    if ((state !== 'reconnecting' && state !== 'stalled' && state !== 'error') || this.stopping) return;
+    if (this.isFile) {
+      // A file that fails to decode will not get better by retrying.
+      this.failure = error ?? `source ${state}`;
+      void this.stop();
+    } else {
+      this.progress.finish();
+      process.stderr.write(`capture: source ${state}${error ? `: ${error}` : ''}\n`);
+    }
+  }
+
+  /** Streams until the source ends, --max-frames is reached or Ctrl-C; then flushes the writer. */
+  async run(): Promise<void> {
+    this.stream = await openFrameStream(this.camera, {
+      geometry: geometryOf(this.opts),
+      fps: this.opts.fps,
       streams: { default_fps: 0 },
-      onFrame: (rgb, width, height, frameNo) => {
-        if (stopping || (frameNo - 1) % opts.every !== 0) return;
-        const name = writer.accept(rgb, width, height);
-        if (name === null) {
-          dropped++;
-          return;
-        }
-        firstName ??= name;
-        lastName = name;
-        accepted++;
-        if (opts.maxFrames > 0 && accepted >= opts.maxFrames) void stop();
-      },
-      onState: (state, error) => {
-        // Ctrl-C in a terminal reaches ffmpeg too; its exit then is ours, not a failure.
-        if (state === lastState || interrupted) return;
-        lastState = state;
-        if (state === 'reconnecting' || state === 'stalled' || state === 'error') {
-          if (isFile && !stopping) {
-            // A file that fails to decode will not get better by retrying.
-            failure = error ?? `source ${state}`;
-            void stop();
-          } else if (!stopping) {
-            progress.finish();
-            process.stderr.write(`capture: source ${state}${error ? `: ${error}` : ''}\n`);
-          }
-        }
-      },
+      onFrame: (rgb, width, height, frameNo) => this.onFrame(rgb, width, height, frameNo),
+      onState: (state, error) => this.onState(state, error),
     });
-    if (interrupted) void stop();
-
+    if (this.interrupted) void this.stop();
     // Progress is polled: frames arrive far faster than a terminal should redraw.
-    const ticker = setInterval(() => progress.update(writer.written), 100);
+    const ticker = setInterval(() => this.progress.update(this.writer.written), 100);
     try {
-      await stream.done;
-      await writer.flush();
+      await this.stream.done;
+      await this.writer.flush();
     } finally {
       clearInterval(ticker);
     }
-    progress.update(writer.written);
-    progress.finish();
-  } finally {
-    process.off('SIGINT', onSigint);
+    this.progress.update(this.writer.written);
+    this.progress.finish();
   }
+}
 
+/** The closing lines, and the exit code. */
+function report(capture: CaptureRun, outputDir: string): number {
+  const { writer, firstName, lastName, dropped, failure } = capture;
   const written = writer.written;
   const range = firstName && lastName ? ` (${firstName === lastName ? firstName : `${firstName} … ${lastName}`})` : '';
-  const why = interrupted ? 'interrupted' : opts.maxFrames > 0 && accepted >= opts.maxFrames ? 'reached --max-frames' : failure ? 'source failed' : 'source ended';
+  const why = capture.interrupted ? 'interrupted' : capture.reachedMax ? 'reached --max-frames' : failure ? 'source failed' : 'source ended';
   process.stdout.write(`capture: wrote ${written} image${written === 1 ? '' : 's'} to ${outputDir}${range}; ${why}\n`);
   if (dropped > 0) {
     process.stderr.write(`capture: ${dropped} frames were dropped because encoding fell behind decoding; use --realtime, --fps or --every to sample fewer\n`);
   }
-  if (writer.error) {
-    process.stderr.write(`capture: ${writer.error.message}\n`);
-    return 1;
+  const error = writer.error?.message ?? failure;
+  if (error) process.stderr.write(`capture: ${error}\n`);
+  return error ? 1 : 0;
+}
+
+async function run(argv: readonly string[]): Promise<number> {
+  const prepared = prepare(argv);
+  if (typeof prepared === 'number') return prepared;
+  const { opts, camera } = prepared;
+  const outputDir = resolve(opts.output);
+  const writer = await DatasetWriter.open({ dir: outputDir, format: opts.format, quality: opts.quality, maxPendingBytes: MAX_PENDING_BYTES });
+  const capture = new CaptureRun(opts, camera, writer, new Progress(process.stderr, opts.maxFrames));
+  process.on('SIGINT', capture.onSigint);
+  try {
+    await capture.run();
+  } finally {
+    process.off('SIGINT', capture.onSigint);
   }
-  if (failure) {
-    process.stderr.write(`capture: ${failure}\n`);
-    return 1;
-  }
-  return 0;
+  return report(capture, outputDir);
 }
 
 run(process.argv.slice(2)).then(
