@@ -7,7 +7,7 @@ import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
 import { README_TABLE_START, exampleYaml, readmeTable, withReadmeTable } from '../../src/config/docs.js';
-import { ENV_KEYS, defaultConfig, schemaKeys } from '../../src/config/schema.js';
+import { ENV_KEYS, defaultConfig, schemaKeys, type EnvName } from '../../src/config/schema.js';
 import { renderConfigDocs } from '../../tools/config-docs/generate.js';
 
 describe('configuration documents derived from the schema', () => {
@@ -38,5 +38,13 @@ describe('configuration documents derived from the schema', () => {
     expect(keys.filter((k) => !k.schema.description).map((k) => k.path)).toEqual([]);
     const names = keys.flatMap((k) => (k.schema.env ? [k.schema.env] : []));
     expect(new Set(names).size).toBe(names.length);
+  });
+
+  it('env names are a type: a misspelt one does not compile (npm run typecheck)', () => {
+    const known: EnvName = 'APP_PORT';
+    // @ts-expect-error misspelt on purpose
+    const misspelt: EnvName = 'APP_PROT';
+    expect(ENV_KEYS[known]).toBe('server.port');
+    expect(ENV_KEYS[misspelt]).toBeUndefined();
   });
 });
