@@ -5,10 +5,12 @@
  *
  * HOW TO ADD A KEY
  * 1. Add it to its section below: `Type.Integer/Number/String/Boolean` or
- *    `oneOf([...])`, with `default`, limits (`minimum`, `maximum`), a short
- *    `description` (becomes the YAML comment and README text), and
- *    `env: 'APP_NAME'` if an environment variable may set it.
- *    A string with a pattern also gets `allowed: 'human text'` for the error.
+ *    `oneOf([...])`, with `default`, limits (`minimum`, `maximum`) and a short
+ *    `description` (it becomes the YAML comment and the README text). Wrap it
+ *    in `env('APP_NAME', …)` if an environment variable may set it; the name
+ *    then joins the `EnvName` type and `ENV_KEYS`.
+ *    A string with a `pattern` also gets `allowed: 'human text'` for the error.
+ *    A new section is `section({ … })`, added to `AppConfigSchema`.
  * 2. Run `npm run docs:config` (rewrites config.example.yaml and the README
  *    table); test/config/drift.test.ts fails until you do.
  * 3. A rule across keys (a ≤ b) goes in `crossChecks` in load.ts.
