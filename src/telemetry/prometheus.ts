@@ -6,6 +6,7 @@
  * Latencies arrive in milliseconds and leave in seconds, as Prometheus
  * conventions ask (`*_seconds`), so dashboards and alerts need no scaling.
  */
+import { AUTH_FAILURE_REASONS } from '../contracts/auth.js';
 import { CAMERA_STATES, type CameraState } from '../contracts/camera.js';
 import { DROP_REASONS } from '../contracts/drops.js';
 import type { LatencySummary } from '../contracts/latency.js';
@@ -153,6 +154,10 @@ export function toPrometheus(s: MetricsSnapshot): string {
   published(cl.events_published);
   const dropped = out.family('events_dropped_slow_client_total', 'counter', 'Events not sent because a client was too slow.');
   dropped(cl.events_dropped_slow_client);
+
+  // Authentication.
+  const refused = out.family('auth_failures_total', 'counter', 'Requests refused by authentication, by reason (missing, invalid, expired, forbidden, origin, rate_limited).');
+  for (const reason of AUTH_FAILURE_REASONS) refused(s.auth.failures[reason], { reason });
 
   return out.text();
 }
