@@ -40,8 +40,9 @@ export class StreamTokens {
   verify(token: string, nowMs: number): TokenCheck {
     const parts = TOKEN.exec(token);
     if (!parts) return 'invalid';
-    const signature = Buffer.from(parts[4] as string, 'base64url');
-    const expected = Buffer.from(this.sign(token.slice(0, token.lastIndexOf('.'))), 'base64url');
+    // Compared as text: decoding first would let the unused low bits of the last character vary.
+    const signature = Buffer.from(parts[4] as string);
+    const expected = Buffer.from(this.sign(token.slice(0, token.lastIndexOf('.'))));
     if (signature.length !== expected.length || !timingSafeEqual(signature, expected)) return 'invalid';
     if (Number(parts[1]) * 1000 <= nowMs) return 'expired';
     return { role: parts[2] as ApiRole, keyId: parts[3] as string };
