@@ -33,22 +33,22 @@ export interface RouteInfo {
 }
 
 export const ROUTES = [
-  { id: 'getHealth', method: 'GET', path: '/health', summary: 'Service health', kind: 'api', access: 'public' },
-  { id: 'getStreamHealth', method: 'GET', path: '/health/stream', summary: 'Status of every camera', kind: 'api', access: 'read' },
-  { id: 'predict', method: 'POST', path: '/predict', summary: 'Run the model on one uploaded image (multipart field "file")', kind: 'api', access: 'read' },
+  { id: 'getHealth', method: 'GET', path: '/health', summary: 'Service health (liveness without a key; details with one)', kind: 'api', access: 'public' },
+  { id: 'getStreamHealth', method: 'GET', path: '/health/stream', summary: 'Per-camera status', kind: 'api', access: 'read' },
+  { id: 'predict', method: 'POST', path: '/predict', summary: 'Run the active model on one image (multipart field "file")', kind: 'api', access: 'read' },
   { id: 'listCameras', method: 'GET', path: '/cameras', summary: 'List cameras', kind: 'api', access: 'read' },
   { id: 'addCamera', method: 'POST', path: '/cameras', summary: 'Add and start a camera', kind: 'api', access: 'admin' },
   { id: 'removeCamera', method: 'DELETE', path: '/cameras/{id}', summary: 'Stop and remove a camera', kind: 'api', access: 'admin' },
-  { id: 'cameraPreview', method: 'GET', path: '/cameras/{id}/preview.jpg', summary: 'Latest JPEG preview of a camera', kind: 'api', access: 'read' },
+  { id: 'cameraPreview', method: 'GET', path: '/cameras/{id}/preview.jpg', summary: "A small JPEG of the camera's current picture", kind: 'api', access: 'read' },
   { id: 'metrics', method: 'GET', path: '/metrics', summary: 'Prometheus metrics', kind: 'api', access: 'read' },
   { id: 'createStreamToken', method: 'POST', path: '/auth/token', summary: 'Exchange an API key for a short-lived stream token', kind: 'api', access: 'read' },
-  { id: 'streamEvents', method: 'GET', path: '/stream', summary: 'Server-sent events of inference results', kind: 'stream', access: 'read', queryToken: true },
-  { id: 'websocketEvents', method: 'GET', path: '/ws', summary: 'WebSocket of inference results with per-camera subscriptions', kind: 'stream', access: 'read', queryToken: true },
-  { id: 'dashboard', method: 'GET', path: '/', summary: 'Dashboard', kind: 'static', access: 'public' },
-  { id: 'docs', method: 'GET', path: '/docs', summary: 'API documentation (Swagger UI)', kind: 'static', access: 'public' },
-  { id: 'openapi', method: 'GET', path: '/openapi.json', summary: 'OpenAPI document', kind: 'static', access: 'public' },
-  { id: 'dashboardAsset', method: 'GET', path: '/static/*', summary: 'Dashboard assets', kind: 'static', access: 'public' },
-  { id: 'swaggerUiAsset', method: 'GET', path: '/vendor/swagger-ui/*', summary: 'Swagger UI assets', kind: 'static', access: 'public' },
+  { id: 'streamEvents', method: 'GET', path: '/stream', summary: 'Server-Sent Events, one per inferred frame', kind: 'stream', access: 'read', queryToken: true },
+  { id: 'websocketEvents', method: 'GET', path: '/ws', summary: 'WebSocket with the same events and per-camera subscriptions', kind: 'stream', access: 'read', queryToken: true },
+  { id: 'dashboard', method: 'GET', path: '/', summary: 'Live dashboard', kind: 'static', access: 'public' },
+  { id: 'docs', method: 'GET', path: '/docs', summary: 'Interactive API docs (Swagger UI)', kind: 'static', access: 'public' },
+  { id: 'openapi', method: 'GET', path: '/openapi.json', summary: 'This OpenAPI document', kind: 'static', access: 'public' },
+  { id: 'dashboardAsset', method: 'GET', path: '/static/*', summary: 'Dashboard assets (any file below /static/)', kind: 'static', access: 'public' },
+  { id: 'swaggerUiAsset', method: 'GET', path: '/vendor/swagger-ui/*', summary: 'Swagger UI assets (any file below /vendor/swagger-ui/)', kind: 'static', access: 'public' },
 ] as const satisfies readonly RouteInfo[];
 
 export type RouteId = (typeof ROUTES)[number]['id'];
