@@ -1,3 +1,4 @@
+/* global sessionStorage */
 // REST calls the dashboard makes. Every function throws an Error whose
 // message is fit to show to the operator; AuthRequired when the service wants
 // a (different) API key.
