@@ -56,10 +56,6 @@ export type RouteId = (typeof ROUTES)[number]['id'];
 export const WEBSOCKET_ROUTE = 'websocketEvents' satisfies RouteId;
 export type HttpRouteId = Exclude<RouteId, typeof WEBSOCKET_ROUTE>;
 
-export function routeById(id: RouteId): RouteInfo {
-  return ROUTES.find((route) => route.id === id) as RouteInfo;
-}
-
 /** `/cameras/{id}` → `/cameras/:id`, the uWebSockets.js pattern form. */
 export function uwsPattern(path: string): string {
   return path.replace(/\{([^}]+)\}/g, ':$1');
