@@ -26,12 +26,8 @@ const validateEngine = ajv.compile<EngineConfig>(AppConfigSchema.properties.engi
 
 type Node = TSchema & KeyAnnotations;
 
-/** Variables for list-valued keys, read by loadConfig itself rather than through ENV_KEYS. */
-export const LIST_ENV_KEYS: Record<string, string> = {
-  APP_API_KEYS: 'server.auth.keys',
-  APP_API_KEYS_FILE: 'server.auth.keys',
-  APP_CORS_ORIGINS: 'server.cors_origins',
-};
+/** Variables read besides ENV_KEYS (a second source for a key that has its own variable). */
+export const EXTRA_ENV_KEYS: Readonly<Record<string, string>> = { APP_API_KEYS_FILE: 'server.auth.keys' };
 
 function describe(value: unknown): string {
   return JSON.stringify(value) ?? String(value);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ENV_KEYS, LIST_ENV_KEYS } from '../../src/config/load.js';
+import { ENV_KEYS, EXTRA_ENV_KEYS } from '../../src/config/load.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { copiesOf, existsInRepo, parseDockerfile, readRepo, repoPath } from './support.js';
 import { freePort } from '../helpers/rtsp.js';
@@ -63,7 +63,7 @@ describe('docker-compose.yml', () => {
       const svc = services[name]!;
       expect(svc.ports?.some((p) => p.endsWith(`:${port}`)), name).toBe(true);
       for (const key of Object.keys(svc.environment ?? {}).filter((k) => k.startsWith('APP_'))) {
-        expect(ENV_KEYS[key] ?? LIST_ENV_KEYS[key], `${name}: ${key}`).toBeDefined();
+        expect(ENV_KEYS[key] ?? EXTRA_ENV_KEYS[key], `${name}: ${key}`).toBeDefined();
       }
     }
   });
