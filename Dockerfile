@@ -3,7 +3,11 @@
 # CPU image for ECS Fargate (linux/amd64 or linux/arm64).
 #   docker build -t stream-ml-service .
 #   docker build --build-arg SKIP_MODEL_FETCH=1 -t stream-ml-service .   # no network for models
-#   docker run --rm -p 8000:8000 -e APP_RTSP_URL=rtsp://camera/live stream-ml-service
+#   docker run --rm -p 8000:8000 -e APP_RTSP_URL=rtsp://camera/live \
+#     -e APP_API_KEYS_FILE=/run/secrets/api_keys -v "$PWD/api_keys:/run/secrets/api_keys:ro" stream-ml-service
+# It listens on 0.0.0.0 (APP_HOST) and so refuses to start without API keys:
+# pass them as a secret file (APP_API_KEYS_FILE, one role:key per line) or,
+# on ECS, as the APP_API_KEYS secret from Secrets Manager / SSM.
 #
 # Debian bookworm (glibc), not Alpine: uWebSockets.js ships glibc binaries per
 # Node ABI only and would silently fall back to a slow JS server on musl

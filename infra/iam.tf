@@ -28,20 +28,18 @@ resource "aws_iam_role_policy_attachment" "execution" {
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
 }
 
+# Exactly the secrets the task definition names (API keys, token secret, camera URL).
 data "aws_iam_policy_document" "execution_secrets" {
-  count = var.rtsp_url_ssm_parameter_arn == "" ? 0 : 1
-
   statement {
-    actions   = ["ssm:GetParameters"]
-    resources = [var.rtsp_url_ssm_parameter_arn]
+    actions   = ["ssm:GetParameters", "secretsmanager:GetSecretValue"]
+    resources = local.secret_arns
   }
 }
 
 resource "aws_iam_role_policy" "execution_secrets" {
-  count  = var.rtsp_url_ssm_parameter_arn == "" ? 0 : 1
-  name   = "read-camera-url"
+  name   = "read-service-secrets"
   role   = aws_iam_role.execution.id
-  policy = data.aws_iam_policy_document.execution_secrets[0].json
+  policy = data.aws_iam_policy_document.execution_secrets.json
 }
 
 # ------------------------------------------------------------ task role ----

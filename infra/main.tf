@@ -22,9 +22,15 @@ locals {
     APP_CAPTURE_S3_BUCKET = aws_s3_bucket.captures.id
     APP_CAPTURE_S3_PREFIX = var.capture_prefix
     APP_CAPTURE_S3_REGION = var.region
+    # Behind the ALB every peer is the ALB: rate-limit failed logins per real client.
+    APP_TRUST_PROXY = tostring(var.enable_alb)
   }, var.extra_environment)
 
-  secrets = var.rtsp_url_ssm_parameter_arn == "" ? [] : [
-    { name = "APP_RTSP_URL", valueFrom = var.rtsp_url_ssm_parameter_arn },
-  ]
+  # Injected by the ECS agent from Secrets Manager / SSM; never in the task definition's plain environment.
+  secrets = concat(
+    [{ name = "APP_API_KEYS", valueFrom = var.api_keys_secret_arn }],
+    var.auth_token_secret_arn == "" ? [] : [{ name = "APP_AUTH_TOKEN_SECRET", valueFrom = var.auth_token_secret_arn }],
+    var.rtsp_url_ssm_parameter_arn == "" ? [] : [{ name = "APP_RTSP_URL", valueFrom = var.rtsp_url_ssm_parameter_arn }],
+  )
+  secret_arns = [for secret in local.secrets : secret.valueFrom]
 }

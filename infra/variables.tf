@@ -130,6 +130,22 @@ variable "emf_interval_s" {
   default     = 60
 }
 
+variable "api_keys_secret_arn" {
+  description = "ARN of the Secrets Manager secret or SSM SecureString parameter holding the API keys (APP_API_KEYS: role:key entries such as \"admin:<key>,read:<key>\"). Required: the service listens on all interfaces only with keys."
+  type        = string
+
+  validation {
+    condition     = can(regex("^arn:aws[a-z-]*:(secretsmanager|ssm):", var.api_keys_secret_arn))
+    error_message = "api_keys_secret_arn must be a Secrets Manager secret or SSM parameter ARN."
+  }
+}
+
+variable "auth_token_secret_arn" {
+  description = "ARN of a secret (Secrets Manager or SSM SecureString) of at least 32 characters for signing stream tokens (APP_AUTH_TOKEN_SECRET); empty = random per task, so a token works only on the task that issued it. Set it when max_capacity > 1."
+  type        = string
+  default     = ""
+}
+
 variable "rtsp_url_ssm_parameter_arn" {
   description = "ARN of an SSM SecureString parameter holding the camera URL (APP_RTSP_URL); empty for none. Camera URLs often carry credentials, so they are not plain environment."
   type        = string
@@ -211,9 +227,13 @@ variable "alb_internal" {
 }
 
 variable "alb_ingress_cidrs" {
-  description = "CIDRs allowed to reach the load balancer."
+  description = "CIDRs allowed to reach the load balancer (required, no default: choose who may reach the service, e.g. your office or VPN range; [] when enable_alb = false). [\"0.0.0.0/0\"] opens it to the internet, still behind the API keys."
   type        = list(string)
-  default     = ["0.0.0.0/0"]
+
+  validation {
+    condition     = alltrue([for cidr in var.alb_ingress_cidrs : can(cidrnetmask(cidr))])
+    error_message = "alb_ingress_cidrs must be IPv4 CIDRs like 203.0.113.0/24."
+  }
 }
 
 variable "alb_certificate_arn" {

@@ -4,6 +4,7 @@
  */
 import { ConfigError, loadConfig } from './config/load.js';
 import { startService } from './app/service.js';
+import { ExposureError } from './api/exposure.js';
 import { createLogger } from './telemetry/logger.js';
 
 async function main(): Promise<void> {
@@ -22,6 +23,12 @@ async function main(): Promise<void> {
   try {
     service = await startService(config, { log });
   } catch (err) {
+    if (err instanceof ExposureError) {
+      // A configuration problem like any other: one line, exit 2.
+      log.fatal({ err: err.message }, 'start-up refused');
+      process.stderr.write(`config error: ${err.message}\n`);
+      process.exit(2);
+    }
     // Start-up failures (missing model, port in use, no native uWS) are one clear line.
     log.fatal({ err: (err as Error).message }, 'start-up failed');
     process.stderr.write(`start-up failed: ${(err as Error).message}\n`);

@@ -3,6 +3,7 @@
  * implementations in; the server imports no engine, ingest or capture code.
  */
 import type { CameraConfig } from '../config/schema.js';
+import type { AuthFailureReason } from '../contracts/auth.js';
 import type { PredictResponse, StreamEvent } from '../contracts/events.js';
 import type { CameraStatus } from '../contracts/camera.js';
 import type { MetricsSnapshot } from '../telemetry/snapshot.js';
@@ -62,4 +63,6 @@ export interface ApiDeps {
   metrics(): MetricsSnapshot;
   /** Counters the server reports back (slow-client drops). */
   onClientDrop(count: number): void;
+  /** A request refused by authentication (counted for /metrics). */
+  onAuthFailure(reason: AuthFailureReason): void;
 }

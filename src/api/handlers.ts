@@ -1,13 +1,16 @@
 /**
- * The JSON/REST routes: health, predict, cameras, preview, metrics. Each
- * handler turns deps' answers and HttpErrors into responses; nothing thrown
- * here can escape into uWS.
+ * The JSON/REST handlers: health, predict, cameras, preview, metrics, stream
+ * tokens. Each turns deps' answers and HttpErrors into responses; nothing
+ * thrown here can escape into uWS. Which path and role each one serves is
+ * declared in routes.ts.
  */
-import type { HttpRequest, HttpResponse, TemplatedApp } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ApiDeps } from './deps.js';
+import type { Gate, Principal } from './auth/gate.js';
 import { readBody, declaredLength, type BodyOutcome } from './body.js';
 import { Exchange, type HttpContext } from './http.js';
 import { boundaryFromContentType, findFilePart, MultipartError } from './multipart.js';
+import type { HttpRouteId } from './routes.js';
 import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from '../telemetry/prometheus.js';
 
 /** POST /cameras bodies are small JSON documents. */
@@ -17,10 +20,11 @@ export interface HandlerLimits {
   maxUploadBytes: number;
 }
 
-type Handler = (ex: Exchange, req: HttpRequest) => void | Promise<void>;
+/** `principal` is null only on public routes called without a valid key. */
+export type Handler = (ex: Exchange, req: HttpRequest, principal: Principal | null) => void | Promise<void>;
 
 /** Wraps a handler: one Exchange per request, every failure answered. */
-export function route(ctx: HttpContext, handler: Handler): (res: HttpResponse, req: HttpRequest) => void {
+export function route(ctx: HttpContext, handler: (ex: Exchange, req: HttpRequest) => void | Promise<void>): (res: HttpResponse, req: HttpRequest) => void {
   return (res, req) => {
     const ex = new Exchange(res, req, ctx);
     try {
@@ -32,19 +36,21 @@ export function route(ctx: HttpContext, handler: Handler): (res: HttpResponse, r
   };
 }
 
-export function registerApiRoutes(app: TemplatedApp, deps: ApiDeps, ctx: HttpContext, limits: HandlerLimits): void {
-  app.get('/health', route(ctx, (ex) => ex.json(200, deps.health())));
-  app.get('/health/stream', route(ctx, (ex) => ex.json(200, { cameras: deps.cameras.list() })));
-  app.get('/cameras', route(ctx, (ex) => ex.json(200, { cameras: deps.cameras.list() })));
+type ApiRouteId = Exclude<HttpRouteId, 'streamEvents' | 'dashboard' | 'docs' | 'openapi' | 'dashboardAsset' | 'swaggerUiAsset'>;
 
-  app.get(
-    '/metrics',
-    route(ctx, async (ex) => ex.send(200, await toPrometheus(deps.metrics()), [['Content-Type', PROMETHEUS_CONTENT_TYPE], ['Cache-Control', 'no-store']])),
-  );
+export function apiHandlers(deps: ApiDeps, gate: Gate, limits: HandlerLimits): Record<ApiRouteId, Handler> {
+  return {
+    // Load balancers call /health without a key: they get liveness, not details.
+    getHealth: (ex, _req, principal) => {
+      const health = deps.health();
+      ex.json(200, principal === null ? { status: health.status } : health);
+    },
+    getStreamHealth: (ex) => ex.json(200, { cameras: deps.cameras.list() }),
+    listCameras: (ex) => ex.json(200, { cameras: deps.cameras.list() }),
+    metrics: async (ex) => ex.send(200, await toPrometheus(deps.metrics()), [['Content-Type', PROMETHEUS_CONTENT_TYPE], ['Cache-Control', 'no-store']]),
+    createStreamToken: (ex, _req, principal) => ex.json(200, gate.issueToken(principal!), [['Cache-Control', 'no-store']]),
 
-  app.post(
-    '/predict',
-    route(ctx, (ex, req) => {
+    predict: (ex, req) => {
       const contentType = req.getHeader('content-type');
       try {
         boundaryFromContentType(contentType);
@@ -64,12 +70,9 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiDeps, ctx: HttpCon
         if (image.length === 0) return ex.error(400, 'empty_file', 'the "file" field is empty');
         return deps.predict(image).then((result) => ex.json(200, result));
       });
-    }),
-  );
+    },
 
-  app.post(
-    '/cameras',
-    route(ctx, (ex, req) => {
+    addCamera: (ex, req) => {
       withBody(ex, req, MAX_JSON_BYTES, (body) => {
         let input: unknown;
         try {
@@ -79,23 +82,17 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiDeps, ctx: HttpCon
         }
         return deps.cameras.add(input).then((status) => ex.json(201, status));
       });
-    }),
-  );
+    },
 
-  app.del(
-    '/cameras/:id',
-    route(ctx, async (ex, req) => {
+    removeCamera: async (ex, req) => {
       const id = pathParam(req, 0);
       if (id === null) return ex.error(400, 'bad_request', 'malformed camera id');
       const removed = await deps.cameras.remove(id);
       if (removed) ex.send(204, undefined);
       else ex.error(404, 'not_found', `no camera ${JSON.stringify(id)}`);
-    }),
-  );
+    },
 
-  app.get(
-    '/cameras/:id/preview.jpg',
-    route(ctx, async (ex, req) => {
+    cameraPreview: async (ex, req) => {
       const id = pathParam(req, 0);
       if (id === null) return ex.error(400, 'bad_request', 'malformed camera id');
       const shot = await deps.previews.preview(id);
@@ -114,8 +111,8 @@ export function registerApiRoutes(app: TemplatedApp, deps: ApiDeps, ctx: HttpCon
         ['X-Image-Height', String(shot.height)],
         ...(shot.frame !== undefined ? ([['X-Frame', String(shot.frame)]] as [string, string][]) : []),
       ]);
-    }),
-  );
+    },
+  };
 }
 
 /** A decoded path parameter, or null when its percent-encoding is malformed. */

@@ -1,16 +1,18 @@
 /**
  * One HTTP exchange on uWebSockets.js: abort tracking, corked writes (needed
- * after any await), CORS headers, JSON errors and the one log line per request.
+ * after any await), CORS headers for allowed origins, JSON errors and the one
+ * log line per request.
  */
 import { STATUS_CODES } from 'node:http';
 import type { HttpRequest, HttpResponse, RecognizedString } from 'uWebSockets.js';
 import { HttpError } from './deps.js';
+import type { OriginPolicy } from './cors.js';
+import type { RequestView } from './auth/gate.js';
 import type { Logger } from '../telemetry/logger.js';
 
 export interface HttpContext {
   log: Logger;
-  /** Access-Control-Allow-Origin value; empty sends no CORS headers. */
-  corsOrigin: string;
+  origins: OriginPolicy;
 }
 
 export type HeaderList = readonly (readonly [string, string])[];
@@ -39,6 +41,8 @@ export class Exchange {
   status = 0;
   readonly method: string;
   readonly path: string;
+  /** The request's Origin when it is an allowed cross-origin caller, else "". */
+  readonly corsOrigin: string;
   private readonly started = performance.now();
   private readonly abortHandlers: (() => void)[] = [];
 
@@ -49,6 +53,8 @@ export class Exchange {
   ) {
     this.method = req.getMethod().toUpperCase();
     this.path = req.getUrl();
+    const origin = req.getHeader('origin');
+    this.corsOrigin = ctx.origins.judge(origin, req.getHeader('host')) === 'allowed' ? origin : '';
     // uWS allows one abort handler per response; fan it out here.
     res.onAborted(() => {
       this.aborted = true;
@@ -129,7 +135,8 @@ export class Exchange {
   writeHead(status: number, headers: HeaderList): void {
     this.status = status;
     this.res.writeStatus(statusLine(status));
-    writeCors(this.res, this.ctx.corsOrigin);
+    if (this.corsOrigin !== '') this.res.writeHeader('Access-Control-Allow-Origin', this.corsOrigin);
+    if (this.ctx.origins.crossOrigin) this.res.writeHeader('Vary', 'Origin');
     for (const [key, value] of headers) this.res.writeHeader(key, value);
   }
 
@@ -150,8 +157,11 @@ export class Exchange {
   }
 }
 
-export function writeCors(res: HttpResponse, origin: string): void {
-  if (origin === '') return;
-  res.writeHeader('Access-Control-Allow-Origin', origin);
-  if (origin !== '*') res.writeHeader('Vary', 'Origin');
+/** The gate's view of a uWS request; must be made synchronously in the handler. */
+export function requestView(res: HttpResponse, req: HttpRequest): RequestView {
+  return {
+    header: (name) => req.getHeader(name),
+    query: (name) => req.getQuery(name),
+    remoteAddress: Buffer.from(res.getRemoteAddressAsText()).toString(),
+  };
 }

@@ -1,38 +1,60 @@
 /**
- * Every route the server answers, in one list: the server registers from it
- * and the OpenAPI / Postman tests compare against it. Paths use OpenAPI's
- * `{param}` form; a trailing `*` means "any file below".
+ * Every route the server answers, declared once: the server registers its
+ * handlers from this list (a handler per id, checked by the compiler), and
+ * the OpenAPI document and Postman collection are generated from it. Paths
+ * use OpenAPI's `{param}` form; a trailing `*` means "any file below".
  */
 
 export type HttpMethod = 'GET' | 'POST' | 'DELETE' | 'OPTIONS';
 
 export type RouteKind = 'api' | 'stream' | 'static';
 
+/**
+ * Who may call a route when API keys are configured: anyone (`public`), a
+ * `read` or `admin` key (`read`), or an `admin` key (`admin`: anything that
+ * changes state).
+ */
+export type RouteAccess = 'public' | 'read' | 'admin';
+
 export interface RouteInfo {
+  /** Also the OpenAPI operationId. */
+  id: string;
   method: HttpMethod;
   path: string;
   summary: string;
   /** api: JSON/REST; stream: SSE or WebSocket; static: files for the dashboard and docs. */
   kind: RouteKind;
+  access: RouteAccess;
+  /**
+   * Also accepts a stream token as `?token=` (browsers cannot set headers on
+   * EventSource and WebSocket); a key itself is never accepted in a URL.
+   */
+  queryToken?: true;
 }
 
-export const ROUTES: readonly RouteInfo[] = Object.freeze([
-  { method: 'GET', path: '/health', summary: 'Service health', kind: 'api' },
-  { method: 'GET', path: '/health/stream', summary: 'Status of every camera', kind: 'api' },
-  { method: 'POST', path: '/predict', summary: 'Run the model on one uploaded image (multipart field "file")', kind: 'api' },
-  { method: 'GET', path: '/cameras', summary: 'List cameras', kind: 'api' },
-  { method: 'POST', path: '/cameras', summary: 'Add and start a camera', kind: 'api' },
-  { method: 'DELETE', path: '/cameras/{id}', summary: 'Stop and remove a camera', kind: 'api' },
-  { method: 'GET', path: '/cameras/{id}/preview.jpg', summary: 'Latest JPEG preview of a camera', kind: 'api' },
-  { method: 'GET', path: '/metrics', summary: 'Prometheus metrics', kind: 'api' },
-  { method: 'GET', path: '/stream', summary: 'Server-sent events of inference results', kind: 'stream' },
-  { method: 'GET', path: '/ws', summary: 'WebSocket of inference results with per-camera subscriptions', kind: 'stream' },
-  { method: 'GET', path: '/', summary: 'Dashboard', kind: 'static' },
-  { method: 'GET', path: '/docs', summary: 'API documentation (Swagger UI)', kind: 'static' },
-  { method: 'GET', path: '/openapi.json', summary: 'OpenAPI document', kind: 'static' },
-  { method: 'GET', path: '/static/*', summary: 'Dashboard assets', kind: 'static' },
-  { method: 'GET', path: '/vendor/swagger-ui/*', summary: 'Swagger UI assets', kind: 'static' },
-].map((route) => Object.freeze(route as RouteInfo)));
+export const ROUTES = [
+  { id: 'getHealth', method: 'GET', path: '/health', summary: 'Service health (liveness without a key; details with one)', kind: 'api', access: 'public' },
+  { id: 'getStreamHealth', method: 'GET', path: '/health/stream', summary: 'Per-camera status', kind: 'api', access: 'read' },
+  { id: 'predict', method: 'POST', path: '/predict', summary: 'Run the active model on one image (multipart field "file")', kind: 'api', access: 'read' },
+  { id: 'listCameras', method: 'GET', path: '/cameras', summary: 'List cameras', kind: 'api', access: 'read' },
+  { id: 'addCamera', method: 'POST', path: '/cameras', summary: 'Add and start a camera', kind: 'api', access: 'admin' },
+  { id: 'removeCamera', method: 'DELETE', path: '/cameras/{id}', summary: 'Stop and remove a camera', kind: 'api', access: 'admin' },
+  { id: 'cameraPreview', method: 'GET', path: '/cameras/{id}/preview.jpg', summary: "A small JPEG of the camera's current picture", kind: 'api', access: 'read' },
+  { id: 'metrics', method: 'GET', path: '/metrics', summary: 'Prometheus metrics', kind: 'api', access: 'read' },
+  { id: 'createStreamToken', method: 'POST', path: '/auth/token', summary: 'Exchange an API key for a short-lived stream token', kind: 'api', access: 'read' },
+  { id: 'streamEvents', method: 'GET', path: '/stream', summary: 'Server-Sent Events, one per inferred frame', kind: 'stream', access: 'read', queryToken: true },
+  { id: 'websocketEvents', method: 'GET', path: '/ws', summary: 'WebSocket with the same events and per-camera subscriptions', kind: 'stream', access: 'read', queryToken: true },
+  { id: 'dashboard', method: 'GET', path: '/', summary: 'Live dashboard', kind: 'static', access: 'public' },
+  { id: 'docs', method: 'GET', path: '/docs', summary: 'Interactive API docs (Swagger UI)', kind: 'static', access: 'public' },
+  { id: 'openapi', method: 'GET', path: '/openapi.json', summary: 'This OpenAPI document', kind: 'static', access: 'public' },
+  { id: 'dashboardAsset', method: 'GET', path: '/static/*', summary: 'Dashboard assets (any file below /static/)', kind: 'static', access: 'public' },
+  { id: 'swaggerUiAsset', method: 'GET', path: '/vendor/swagger-ui/*', summary: 'Swagger UI assets (any file below /vendor/swagger-ui/)', kind: 'static', access: 'public' },
+] as const satisfies readonly RouteInfo[];
+
+export type RouteId = (typeof ROUTES)[number]['id'];
+/** The one route served by a WebSocket upgrade rather than an HTTP handler. */
+export const WEBSOCKET_ROUTE = 'websocketEvents' satisfies RouteId;
+export type HttpRouteId = Exclude<RouteId, typeof WEBSOCKET_ROUTE>;
 
 /** `/cameras/{id}` → `/cameras/:id`, the uWebSockets.js pattern form. */
 export function uwsPattern(path: string): string {

@@ -1,20 +1,24 @@
 /**
- * The HTTP server: wires the REST handlers, SSE, WebSocket, static files and
- * CORS onto one uWebSockets.js app, fans events out to stream clients, and
- * owns listening and shutdown.
+ * The HTTP server: registers every route of routes.ts (REST handlers, SSE,
+ * WebSocket, static files) behind the authentication gate on one
+ * uWebSockets.js app, fans events out to stream clients, and owns listening
+ * and shutdown.
  */
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { ApiKeyConfig } from '../config/schema.js';
 import type { ApiDeps } from './deps.js';
+import { Gate, type Refusal } from './auth/gate.js';
+import { OriginPolicy, PREFLIGHT_HEADERS } from './cors.js';
 import type { StreamEvent } from '../contracts/events.js';
 import type { ClientMetrics } from '../telemetry/snapshot.js';
 import type { Logger } from '../telemetry/logger.js';
 import { loadNativeUws } from './native-check.js';
-import { registerApiRoutes, route } from './handlers.js';
-import type { Exchange, HttpContext } from './http.js';
-import { methodsForPath, ROUTES, type RouteInfo } from './routes.js';
+import { apiHandlers, route, type Handler } from './handlers.js';
+import { errorBody, requestView, statusLine, type Exchange, type HttpContext } from './http.js';
+import { methodsForPath, ROUTES, uwsPattern, WEBSOCKET_ROUTE, type HttpRouteId, type RouteInfo } from './routes.js';
 import { SseHub, sseFrame } from './sse.js';
 import { StaticFiles, type StaticFile } from './static-files.js';
 import { WsHub } from './ws.js';
@@ -25,8 +29,10 @@ export interface ServerOptions {
   /** 0 picks a free port. */
   port: number;
   maxUploadBytes: number;
-  /** Access-Control-Allow-Origin; empty disables CORS headers. */
-  corsOrigin: string;
+  /** Browser origins allowed besides the service's own; empty = same origin only. */
+  corsOrigins: readonly string[];
+  /** API keys and their settings; absent or no keys = no authentication. */
+  auth?: AuthOptions;
   sseHeartbeatMs: number;
   /** Per SSE/WebSocket client: bytes waiting to be sent above which its events are dropped. */
   clientMaxBufferedBytes: number;
@@ -41,9 +47,20 @@ export interface ServerOptions {
   onClients?: (sse: number, ws: number) => void;
 }
 
+export interface AuthOptions {
+  keys: readonly ApiKeyConfig[];
+  /** "" = random per process. */
+  tokenSecret?: string;
+  tokenTtlS?: number;
+  maxFailuresPerMinute?: number;
+  /** Client IP from the last X-Forwarded-For entry. */
+  trustProxy?: boolean;
+  /** Clock for token expiry and the failure limit (tests). */
+  now?: () => number;
+}
+
 export interface RunningServer {
   port: number;
-  routes: RouteInfo[];
   /** Stream client counters for the metrics snapshot. */
   clients(): ClientMetrics;
   /** Stops listening, ends SSE and WebSocket clients, closes every connection. */
@@ -54,7 +71,6 @@ const DEFAULT_SLOW_CLIENT_DISCONNECT_MS = 30_000;
 // LIBUS_LISTEN_EXCLUSIVE_PORT: without it a second server on the same port
 // would silently share it (SO_REUSEPORT) instead of failing.
 const LISTEN_EXCLUSIVE_PORT = 1;
-const PREFLIGHT_HEADERS = 'Content-Type, Last-Event-ID';
 
 /** `<project>/src/api/static`, from both `src/api/*.ts` and `dist/api/*.js`. */
 export function defaultStaticDir(): string {
@@ -72,7 +88,19 @@ function defaultSwaggerUiDir(): string | null {
 export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<RunningServer> {
   const uws = loadNativeUws();
   const app = uws.App();
-  const ctx: HttpContext = { log: opts.logger, corsOrigin: opts.corsOrigin };
+  const origins = new OriginPolicy(opts.corsOrigins);
+  const ctx: HttpContext = { log: opts.logger, origins };
+  const auth = opts.auth;
+  const gate = new Gate({
+    keys: auth?.keys ?? [],
+    tokenSecret: auth?.tokenSecret ?? '',
+    tokenTtlS: auth?.tokenTtlS ?? 300,
+    maxFailuresPerMinute: auth?.maxFailuresPerMinute ?? 10,
+    trustProxy: auth?.trustProxy ?? false,
+    origins,
+    onFailure: (reason) => deps.onAuthFailure(reason),
+    now: auth?.now,
+  });
   const policy: SlowClientPolicy = {
     maxBufferedBytes: opts.clientMaxBufferedBytes,
     disconnectAfterMs: opts.slowClientDisconnectMs ?? DEFAULT_SLOW_CLIENT_DISCONNECT_MS,
@@ -85,6 +113,11 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
     log: opts.logger,
     cameraIds: () => deps.cameras.list().map((camera) => camera.id),
     onCountChange: reportClients,
+    admit: (res, req) => {
+      const admission = gate.admit(WS_ROUTE, requestView(res, req));
+      return admission.ok ? null : admission.refusal;
+    },
+    refuse: (res, refusal) => writeRefusal(res, refusal),
   });
   const countDrops = (n: number): void => {
     if (n === 0) return;
@@ -92,10 +125,15 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
     deps.onClientDrop(n);
   };
 
-  registerApiRoutes(app, deps, ctx, { maxUploadBytes: opts.maxUploadBytes });
-  registerStream(app, deps, ctx, sse, countDrops);
-  app.ws('/ws', ws.behavior());
-  registerStatic(app, ctx, new StaticFiles(opts.staticDir ?? defaultStaticDir()), new StaticFiles(opts.swaggerUiDir === undefined ? defaultSwaggerUiDir() : opts.swaggerUiDir));
+  const handlers: Record<HttpRouteId, Handler> = {
+    ...apiHandlers(deps, gate, { maxUploadBytes: opts.maxUploadBytes }),
+    streamEvents: streamHandler(deps, sse, countDrops),
+    ...staticHandlers(new StaticFiles(opts.staticDir ?? defaultStaticDir()), new StaticFiles(opts.swaggerUiDir === undefined ? defaultSwaggerUiDir() : opts.swaggerUiDir)),
+  };
+  for (const info of ROUTES) {
+    if (info.id === WEBSOCKET_ROUTE) app.ws(uwsPattern(info.path), ws.behavior());
+    else registerRoute(app, ctx, gate, info, handlers[info.id]);
+  }
   registerFallbacks(app, ctx);
 
   const unsubscribe = deps.events.subscribe((event: StreamEvent) => {
@@ -132,7 +170,6 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
   let closing: Promise<void> | undefined;
   return {
     port,
-    routes: [...ROUTES],
     clients: () => ({ sse_clients: sse.size, ws_clients: ws.size, events_published: counters.published, events_dropped_slow_client: counters.dropped }),
     close: () =>
       (closing ??= (async () => {
@@ -166,35 +203,64 @@ function closeApp(app: TemplatedApp): void {
   closable.close?.();
 }
 
-function registerStream(app: TemplatedApp, deps: ApiDeps, ctx: HttpContext, sse: SseHub, countDrops: (n: number) => void): void {
-  app.get(
-    '/stream',
-    route(ctx, (ex, req) => {
-      const filter = req.getQuery('camera') ?? '';
-      const ids = filter.split(',').filter((id) => id !== '');
-      const cameras = ids.length > 0 ? new Set(ids) : null;
-      const lastId = parseEventId(req.getHeader('last-event-id')) ?? parseEventId(req.getQuery('last_event_id') ?? '');
-      const backlog = lastId === null ? [] : deps.events.since(lastId);
-      countDrops(sse.open(ex, cameras, backlog));
-    }),
-  );
+const WS_ROUTE: RouteInfo = ROUTES.find((info) => info.id === WEBSOCKET_ROUTE) as RouteInfo;
+
+/** One route behind the gate: refused requests never reach the handler. */
+function registerRoute(app: TemplatedApp, ctx: HttpContext, gate: Gate, info: RouteInfo, handler: Handler): void {
+  const pattern = uwsPattern(info.path);
+  const wrapped = route(ctx, (ex, req) => {
+    const admission = gate.admit(info, requestView(ex.res, req));
+    if (admission.ok) return handler(ex, req, admission.principal);
+    const { status, code, message, headers } = admission.refusal;
+    // A refused upload is not read: close rather than parse its body as a next request.
+    ex.send(status, errorBody(code, message), [['Content-Type', 'application/json'], ...headers], info.method === 'POST');
+  });
+  if (info.method === 'GET') app.get(pattern, wrapped);
+  else if (info.method === 'POST') app.post(pattern, wrapped);
+  else if (info.method === 'DELETE') app.del(pattern, wrapped);
+  else app.options(pattern, wrapped);
+}
+
+/** A refused WebSocket upgrade: a plain JSON HTTP answer instead of 101. */
+function writeRefusal(res: HttpResponse, refusal: Refusal): void {
+  res.cork(() => {
+    res.writeStatus(statusLine(refusal.status));
+    res.writeHeader('Content-Type', 'application/json');
+    for (const [key, value] of refusal.headers) res.writeHeader(key, value);
+    res.end(errorBody(refusal.code, refusal.message), true);
+  });
+}
+
+function streamHandler(deps: ApiDeps, sse: SseHub, countDrops: (n: number) => void): Handler {
+  return (ex: Exchange, req: HttpRequest) => {
+    const filter = req.getQuery('camera') ?? '';
+    const ids = filter.split(',').filter((id) => id !== '');
+    const cameras = ids.length > 0 ? new Set(ids) : null;
+    const lastId = parseEventId(req.getHeader('last-event-id')) ?? parseEventId(req.getQuery('last_event_id') ?? '');
+    const backlog = lastId === null ? [] : deps.events.since(lastId);
+    countDrops(sse.open(ex, cameras, backlog));
+  };
 }
 
 function parseEventId(raw: string): number | null {
   return /^\d{1,15}$/.test(raw.trim()) ? Number(raw.trim()) : null;
 }
 
-function registerStatic(app: TemplatedApp, ctx: HttpContext, files: StaticFiles, swaggerUi: StaticFiles): void {
+type StaticRouteId = 'dashboard' | 'docs' | 'openapi' | 'dashboardAsset' | 'swaggerUiAsset';
+
+function staticHandlers(files: StaticFiles, swaggerUi: StaticFiles): Record<StaticRouteId, Handler> {
   const serve = (ex: Exchange, source: StaticFiles, relative: string): Promise<void> =>
     source.get(relative).then((file: StaticFile | null) => {
       if (file === null) ex.error(404, 'not_found', `no such file ${ex.path}`);
       else ex.send(200, file.body, [['Content-Type', file.contentType], ['Cache-Control', 'no-cache']]);
     });
-  app.get('/', route(ctx, (ex) => serve(ex, files, 'index.html')));
-  app.get('/docs', route(ctx, (ex) => serve(ex, files, 'docs/index.html')));
-  app.get('/openapi.json', route(ctx, (ex) => serve(ex, files, 'openapi.json')));
-  app.get('/static/*', route(ctx, (ex) => serve(ex, files, ex.path.slice('/static/'.length))));
-  app.get('/vendor/swagger-ui/*', route(ctx, (ex) => serve(ex, swaggerUi, ex.path.slice('/vendor/swagger-ui/'.length))));
+  return {
+    dashboard: (ex) => serve(ex, files, 'index.html'),
+    docs: (ex) => serve(ex, files, 'docs/index.html'),
+    openapi: (ex) => serve(ex, files, 'openapi.json'),
+    dashboardAsset: (ex) => serve(ex, files, ex.path.slice('/static/'.length)),
+    swaggerUiAsset: (ex) => serve(ex, swaggerUi, ex.path.slice('/vendor/swagger-ui/'.length)),
+  };
 }
 
 function registerFallbacks(app: TemplatedApp, ctx: HttpContext): void {
@@ -206,7 +272,7 @@ function registerFallbacks(app: TemplatedApp, ctx: HttpContext): void {
       ex.res.cork(() => {
         ex.writeHead(204, [
           ['Allow', [...methods, 'OPTIONS'].join(', ')],
-          ...(ctx.corsOrigin === ''
+          ...(ex.corsOrigin === ''
             ? []
             : ([
                 ['Access-Control-Allow-Methods', [...methods, 'OPTIONS'].join(', ')],

@@ -7,6 +7,7 @@
  */
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from '../telemetry/logger.js';
+import type { Refusal } from './auth/gate.js';
 import { judgeSlowClient, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
 
 export const ALL_TOPIC = 'camera/*';
@@ -60,6 +61,10 @@ export interface WsHubOptions {
   /** Known camera ids, to narrow "all" when a client unsubscribes some. */
   cameraIds: () => string[];
   onCountChange: () => void;
+  /** Origin and credential check of the upgrade request; null admits it. */
+  admit: (res: HttpResponse, req: HttpRequest) => Refusal | null;
+  /** Answers a refused upgrade. */
+  refuse: (res: HttpResponse, refusal: Refusal) => void;
 }
 
 export class WsHub {
@@ -135,6 +140,12 @@ export class WsHub {
   }
 
   private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
+    const refusal = this.opts.admit(res, req);
+    if (refusal !== null) {
+      this.opts.refuse(res, refusal);
+      this.opts.log.info({ method: 'GET', path: req.getUrl(), status: refusal.status, latency_ms: 0 }, 'request');
+      return;
+    }
     const filter = req.getQuery('camera') ?? '';
     const ids = filter === '' ? [] : filter.split(',').filter((id) => id !== '');
     const user: WsUser = { all: ids.length === 0, cameras: new Set(ids), overSince: 0, openedAt: Date.now(), path: req.getUrl() };

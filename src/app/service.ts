@@ -19,10 +19,11 @@ import { InferenceCapture } from '../capture/inference-capture.js';
 import { startServer } from '../api/server.js';
 import { assertNativeUws } from '../api/native-check.js';
 import { HttpError, type ApiDeps, type HealthInfo } from '../api/deps.js';
+import { planListen } from '../api/exposure.js';
 import { EventHub } from './event-hub.js';
 import { renderPreview } from './preview.js';
 import { startEmfReporter } from '../telemetry/emf.js';
-import type { MetricsSnapshot } from '../telemetry/snapshot.js';
+import { emptyAuthMetrics, type MetricsSnapshot } from '../telemetry/snapshot.js';
 import { logger as rootLogger, type Logger } from '../telemetry/logger.js';
 import { VERSION } from './version.js';
 
@@ -56,6 +57,10 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const log = options.log ?? rootLogger();
   const startedAt = Date.now();
   assertNativeUws();
+  // Before anything slow: an unsafe exposure stops start-up at once.
+  const auth = config.server.auth;
+  const listenPlan = planListen(config.server.host, auth.keys.length, auth.disabled);
+  if (listenPlan.notice) log[listenPlan.notice.level](listenPlan.notice.message);
 
   const model = await resolveModel(config.model.name, config.model, { projectRoot: options.projectRoot });
   log.info({ model: model.spec.name, path: model.modelPath, task: model.spec.task }, 'model resolved');
@@ -149,9 +154,11 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       engine: engine.metrics(),
       capture: capture?.metrics() ?? { captured: 0, skipped: 0, uploaded: 0, upload_failures: 0, pending_uploads: 0, pending_bytes: 0 },
       clients: { ...clientCounters, events_published: events.published },
+      auth: { failures: { ...authMetrics.failures } },
     };
   }
   const clientCounters = { sse_clients: 0, ws_clients: 0, events_dropped_slow_client: 0 };
+  const authMetrics = emptyAuthMetrics();
 
   function health(): HealthInfo {
     // Each stage reports progress on its own: inference (engine), decoding
@@ -217,13 +224,23 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     onClientDrop: (n) => {
       clientCounters.events_dropped_slow_client += n;
     },
+    onAuthFailure: (reason) => {
+      authMetrics.failures[reason]++;
+    },
   };
 
   const server = await startServer(deps, {
-    host: config.server.host,
+    host: listenPlan.host,
     port: config.server.port,
     maxUploadBytes: config.server.max_upload_bytes,
-    corsOrigin: config.server.cors_origin,
+    corsOrigins: config.server.cors_origins,
+    auth: {
+      keys: auth.keys,
+      tokenSecret: auth.token_secret,
+      tokenTtlS: auth.token_ttl_s,
+      maxFailuresPerMinute: auth.max_failures_per_minute,
+      trustProxy: config.server.trust_proxy,
+    },
     sseHeartbeatMs: config.streams.sse_heartbeat_ms,
     clientMaxBufferedBytes: config.streams.client_max_buffered_bytes,
     logger: log.child({ component: 'http' }),
@@ -232,7 +249,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       clientCounters.ws_clients = ws;
     },
   });
-  log.info({ host: config.server.host, port: server.port }, 'listening');
+  log.info({ host: listenPlan.host, port: server.port, auth: auth.keys.length > 0 ? `${auth.keys.length} API key(s)` : 'off' }, 'listening');
 
   const stopEmf = config.telemetry.emf_interval_s > 0
     ? startEmfReporter(snapshot, { intervalS: config.telemetry.emf_interval_s, namespace: config.telemetry.emf_namespace, write: (line) => process.stdout.write(`${line}\n`) })

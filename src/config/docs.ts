@@ -54,7 +54,8 @@ export function exampleYaml(): string {
 }
 
 function cell(value: unknown): string {
-  return value === '' || value === undefined ? '–' : `\`${String(value)}\``;
+  const empty = value === '' || value === undefined || (Array.isArray(value) && value.length === 0);
+  return empty ? '–' : `\`${String(value)}\``;
 }
 
 /** Markdown table text: a `|` would end the cell. */

@@ -8,6 +8,7 @@ import { readFileSync } from 'node:fs';
 import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
+import { apiKeyFromEntry, parseApiKeyList } from './api-keys.js';
 import { AppConfigSchema, CAMERA_DEFAULTS, CameraSchema, ENV_KEYS, defaultConfig, type AppConfig, type CameraConfig, type EngineConfig, type KeyAnnotations } from './schema.js';
 
 export { ENV_KEYS };
@@ -25,8 +26,16 @@ const validateEngine = ajv.compile<EngineConfig>(AppConfigSchema.properties.engi
 
 type Node = TSchema & KeyAnnotations;
 
+/** Variables read besides ENV_KEYS (a second source for a key that has its own variable). */
+export const EXTRA_ENV_KEYS: Readonly<Record<string, string>> = { APP_API_KEYS_FILE: 'server.auth.keys' };
+
 function describe(value: unknown): string {
   return JSON.stringify(value) ?? String(value);
+}
+
+/** A value as an error may show it: never a credential. */
+function shown(node: Node, value: unknown): string {
+  return node.secret ? `(hidden, ${String(value).length} characters)` : describe(value);
 }
 
 /** What a schema node accepts, in words. */
@@ -73,7 +82,7 @@ function errorLine(error: ErrorObject, source: string, prefix: string): string {
     const node = parent.properties?.[key];
     return `${source}: ${path}.${key} is missing; allowed: ${node ? allowedText(node) : 'a value'}`;
   }
-  return `${source}: ${path || '(top level)'} = ${describe(error.data)} is invalid; allowed: ${allowedText(parent)}`;
+  return `${source}: ${path || '(top level)'} = ${shown(parent, error.data)} is invalid; allowed: ${allowedText(parent)}`;
 }
 
 function check<T>(validate: ValidateFunction<T>, value: unknown, source: string, prefix = ''): asserts value is T {
@@ -111,6 +120,7 @@ export function checkEngineConfig(engine: unknown, source: string): asserts engi
 
 /** Turns an environment string into the type the key's schema asks for. */
 function coerceEnv(name: string, raw: string, node: Node): unknown {
+  if (node.type === 'array') return raw.split(',').map((item) => item.trim()).filter((item) => item !== '');
   if (node.type === 'number' || node.type === 'integer') {
     const n = Number(raw.trim());
     return raw.trim() === '' || Number.isNaN(n) ? raw : n;
@@ -135,17 +145,55 @@ const envValidators = new Map<string, ValidateFunction>();
 function applyEnv(config: AppConfig, env: NodeJS.ProcessEnv): void {
   for (const [name, path] of Object.entries(ENV_KEYS) as [string, string][]) {
     const raw = env[name];
-    if (raw === undefined) continue;
+    if (raw === undefined || name === 'APP_API_KEYS') continue;
     const node = nodeAt(path);
     const value = coerceEnv(name, raw, node);
     let validate = envValidators.get(path);
     if (!validate) envValidators.set(path, (validate = ajv.compile(node)));
-    if (!validate(value)) throw new ConfigError(`environment: ${name} (${path}) = ${describe(value)} is invalid; allowed: ${allowedText(node)}`);
+    if (!validate(value)) throw new ConfigError(`environment: ${name} (${path}) = ${shown(node, value)} is invalid; allowed: ${allowedText((validate.errors?.[0]?.parentSchema as Node | undefined) ?? node)}`);
     const parts = path.split('.');
     let parent = config as unknown as Record<string, unknown>;
     for (const part of parts.slice(0, -1)) parent = parent[part] as Record<string, unknown>;
     parent[parts[parts.length - 1] as string] = value;
   }
+}
+
+/** YAML key entries `{role, key}` become `{role, sha256}` before validation; errors never show a key. */
+function hashYamlKeys(config: Record<string, unknown>, source: string): void {
+  const auth = (config.server as { auth?: { keys?: unknown } } | undefined)?.auth;
+  if (!isPlainObject(auth) || !Array.isArray(auth.keys)) return;
+  auth.keys = auth.keys.map((entry: unknown, i) => {
+    try {
+      return apiKeyFromEntry(entry);
+    } catch (err) {
+      throw new ConfigError(`${source}: server.auth.keys[${i}] is invalid: ${(err as Error).message}`);
+    }
+  });
+}
+
+/**
+ * APP_API_KEYS and the file named by APP_API_KEYS_FILE (a Docker or ECS
+ * secret) replace the file's keys; both given, their keys add up.
+ */
+function applyEnvApiKeys(config: AppConfig, env: NodeJS.ProcessEnv): void {
+  const sources: [string, string][] = [];
+  if (env.APP_API_KEYS !== undefined) sources.push(['APP_API_KEYS', env.APP_API_KEYS]);
+  const file = env.APP_API_KEYS_FILE;
+  if (file !== undefined && file !== '') {
+    try {
+      sources.push([`APP_API_KEYS_FILE (${file})`, readFileSync(file, 'utf8')]);
+    } catch (err) {
+      throw new ConfigError(`environment: APP_API_KEYS_FILE = ${describe(file)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); allowed: a readable file of role:key lines`);
+    }
+  }
+  if (sources.length === 0) return;
+  config.server.auth.keys = sources.flatMap(([name, text]) => {
+    try {
+      return parseApiKeyList(text);
+    } catch (err) {
+      throw new ConfigError(`environment: ${name} is invalid: ${(err as Error).message}; allowed: role:key entries (role read or admin) separated by commas or lines`);
+    }
+  });
 }
 
 /** Rules that span keys, which a per-key schema cannot say. */
@@ -193,12 +241,14 @@ export function loadConfig(options: LoadOptions = {}): AppConfig {
     if (parsed !== null && parsed !== undefined) {
       if (!isPlainObject(parsed)) throw new ConfigError(`${path}: (top level) = ${describe(parsed)} is invalid; allowed: a mapping`);
       merge(config, parsed);
+      hashYamlKeys(config, path);
       if (Array.isArray(config.cameras)) config.cameras = config.cameras.map((camera, i) => parseCamera(camera, `cameras[${i}]`, path));
     }
   }
   check(validateConfig, config, path ?? 'config');
 
   applyEnv(config, env);
+  applyEnvApiKeys(config, env);
   if (config.rtsp_url && !config.cameras.some((c) => c.id === 'default')) {
     config.cameras.unshift(parseCamera({ id: 'default', url: config.rtsp_url }, 'rtsp_url', 'config'));
   }

@@ -27,6 +27,8 @@ export interface KeyAnnotations {
   allowed?: string;
   /** Commented YAML lines shown under the key in config.example.yaml. */
   example_yaml?: string;
+  /** Never echo the value in an error (it is a credential). */
+  secret?: boolean;
 }
 
 /** A mapping that rejects keys it does not declare. */
@@ -47,13 +49,55 @@ function env<const N extends string, T extends TSchema>(name: N, schema: T): T &
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const PROVIDERS = ['auto', 'cpu', 'cuda'] as const;
 export const RTSP_TRANSPORTS = ['tcp', 'udp'] as const;
+export const API_ROLES = ['read', 'admin'] as const;
+
+/** An API key as the config holds it: only its SHA-256 (a `key:` entry in YAML or APP_API_KEYS is hashed when loaded). */
+const ApiKeySchema = section(
+  {
+    role: Type.Unsafe<(typeof API_ROLES)[number]>({ type: 'string', enum: [...API_ROLES], description: 'read: streams, status, previews, /predict, /metrics; admin: also camera changes' }),
+    sha256: Type.String({ pattern: '^[0-9a-f]{64}$', allowed: '64 lower-case hex digits (the SHA-256 of the key)', description: 'SHA-256 of the key, hex' }),
+  },
+  { allowed: 'a mapping with role and key (or sha256)' },
+);
+
+const API_KEYS_EXAMPLE = `keys:
+  - { role: admin, sha256: <hex> }   # printf %s "$KEY" | sha256sum
+  - { role: read, key: <key> }       # a key given as such is hashed when loaded`;
+
+const AuthSchema = section({
+  keys: env(
+    'APP_API_KEYS',
+    Type.Array(ApiKeySchema, {
+      default: [],
+      allowed: 'role:key entries (role read or admin, keys of at least 16 characters) separated by commas or lines',
+      description: 'API keys as role:key, comma-separated; APP_API_KEYS_FILE names a file of them (one a line, for Docker/ECS secrets); in YAML {role, key} or {role, sha256}. None = no auth, loopback only',
+      example_yaml: API_KEYS_EXAMPLE,
+    }),
+  ),
+  disabled: env('APP_AUTH_DISABLED', Type.Boolean({ default: false, description: 'serve without keys on a non-loopback host (warned at every start)' })),
+  token_secret: env(
+    'APP_AUTH_TOKEN_SECRET',
+    Type.String({ default: '', pattern: '^(|[\\s\\S]{32,})$', allowed: '"" (random per process) or at least 32 characters', secret: true, description: 'HMAC secret for stream tokens; "" = random per process (share one behind a load balancer)' }),
+  ),
+  token_ttl_s: Type.Integer({ default: 300, minimum: 10, maximum: 86_400, description: 'lifetime of a stream token from POST /auth/token' }),
+  max_failures_per_minute: Type.Integer({ default: 10, minimum: 1, maximum: 100_000, description: 'failed authentications per client IP per minute before 429' }),
+});
 
 const ServerSchema = section({
-  host: env('APP_HOST', Type.String({ default: '0.0.0.0', description: 'listen address' })),
+  host: env('APP_HOST', Type.String({ default: '', description: 'listen address; "" = 0.0.0.0 with API keys (or auth disabled), else 127.0.0.1' })),
   port: env('APP_PORT', Type.Integer({ default: 8000, minimum: 0, maximum: 65535, description: 'listen port (0 = any free port)' })),
   max_upload_bytes: env('APP_MAX_UPLOAD_BYTES', Type.Integer({ default: 10 * 1024 * 1024, minimum: 1, description: 'POST /predict bodies above this get 413' })),
   max_image_pixels: Type.Integer({ default: 40_000_000, minimum: 1, description: 'images with more pixels (width × height) get 422, checked before decoding' }),
-  cors_origin: Type.String({ default: '*', description: 'Access-Control-Allow-Origin; "" disables CORS headers' }),
+  cors_origins: env(
+    'APP_CORS_ORIGINS',
+    Type.Array(Type.String({ pattern: '^(null|https?://[^/\\s*?#]+)$', allowed: 'origins like https://ops.example.com or http://127.0.0.1:3000 ("null" for file:// pages), never *' }), {
+      default: [],
+      allowed: 'a list of origins like https://ops.example.com ("null" for file:// pages), never *',
+      description: 'other browser origins allowed to call the API and open /ws, comma-separated; same origin always is',
+    }),
+  ),
+  trust_proxy: env('APP_TRUST_PROXY', Type.Boolean({ default: false, description: 'client IP from the last X-Forwarded-For entry (behind a load balancer)' })),
+  auth: AuthSchema,
   shutdown_deadline_ms: env('APP_SHUTDOWN_DEADLINE_MS', Type.Integer({ default: 20_000, minimum: 1, description: 'on SIGTERM/SIGINT, exit 1 if the clean stop takes longer' })),
 });
 
@@ -180,6 +224,9 @@ export const AppConfigSchema = section({
 
 export type AppConfig = Static<typeof AppConfigSchema>;
 export type ServerConfig = Static<typeof ServerSchema>;
+export type AuthConfig = Static<typeof AuthSchema>;
+export type ApiKeyConfig = Static<typeof ApiKeySchema>;
+export type ApiRole = (typeof API_ROLES)[number];
 export type ModelConfig = Static<typeof ModelSchema>;
 export type EngineConfig = Static<typeof EngineSchema>;
 export type ReconnectConfig = Static<typeof ReconnectSchema>;

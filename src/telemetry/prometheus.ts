@@ -8,6 +8,7 @@
  * conventions ask (`*_seconds`), so dashboards and alerts need no scaling.
  */
 import { Counter, Gauge, Registry, type Metric } from 'prom-client';
+import { AUTH_FAILURE_REASONS } from '../contracts/auth.js';
 import { CAMERA_STATES } from '../contracts/camera.js';
 import { DROP_REASONS } from '../contracts/drops.js';
 import type { LatencySummary } from '../contracts/latency.js';
@@ -100,6 +101,14 @@ const FAMILIES: readonly FamilyDecl[] = [
   },
   { type: 'counter', name: 'events_published_total', help: 'Result events published to clients.', samples: one((s) => s.clients.events_published) },
   { type: 'counter', name: 'events_dropped_slow_client_total', help: 'Events not sent because a client was too slow.', samples: one((s) => s.clients.events_dropped_slow_client) },
+  // Authentication.
+  {
+    type: 'counter',
+    name: 'auth_failures_total',
+    help: 'Requests refused by authentication, by reason (missing, invalid, expired, forbidden, origin, rate_limited).',
+    labels: ['reason'],
+    samples: (s) => AUTH_FAILURE_REASONS.map((reason) => [{ reason }, s.auth.failures[reason]] as const),
+  },
 ];
 
 /**

@@ -3,6 +3,7 @@
  * from the cameras, the engine and capture; the Prometheus and EMF exporters
  * are pure functions of it, so telemetry knows nothing of the server.
  */
+import { AUTH_FAILURE_REASONS, type AuthFailureReason } from '../contracts/auth.js';
 import type { LatencySummary } from '../contracts/latency.js';
 
 export interface CameraMetrics {
@@ -47,6 +48,14 @@ export interface ClientMetrics {
   events_dropped_slow_client: number;
 }
 
+export interface AuthMetrics {
+  failures: Record<AuthFailureReason, number>;
+}
+
+export function emptyAuthMetrics(): AuthMetrics {
+  return { failures: Object.fromEntries(AUTH_FAILURE_REASONS.map((reason) => [reason, 0])) as Record<AuthFailureReason, number> };
+}
+
 export interface MetricsSnapshot {
   timestamp_ms: number;
   uptime_s: number;
@@ -54,4 +63,5 @@ export interface MetricsSnapshot {
   engine: EngineMetrics;
   capture: CaptureMetrics;
   clients: ClientMetrics;
+  auth: AuthMetrics;
 }

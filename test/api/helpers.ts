@@ -12,7 +12,8 @@ import { HttpError, type ApiDeps, type HealthInfo } from '../../src/api/deps.js'
 import { startServer, type RunningServer, type ServerOptions } from '../../src/api/server.js';
 import type { PredictResponse, StreamEvent } from '../../src/contracts/events.js';
 import type { CameraStatus } from '../../src/contracts/camera.js';
-import type { MetricsSnapshot } from '../../src/telemetry/snapshot.js';
+import type { AuthFailureReason } from '../../src/contracts/auth.js';
+import { emptyAuthMetrics, type MetricsSnapshot } from '../../src/telemetry/snapshot.js';
 import type { CameraConfig } from '../../src/config/schema.js';
 import { fixturePath } from '../helpers/fixtures.js';
 
@@ -82,6 +83,7 @@ export class TestDeps implements ApiDeps {
   /** Cameras with a preview frame. */
   readonly frames = new Map<string, Buffer>([['cam1', JPEG]]);
   drops = 0;
+  readonly auth = emptyAuthMetrics();
   predictCalls = 0;
   /** When set, predict throws this once. */
   failNextPredict: Error | null = null;
@@ -147,11 +149,16 @@ export class TestDeps implements ApiDeps {
       engine: { model: 'test-model', provider: 'cpu', queue_depth: 0, batches_in_flight: 0, batches_total: 9, mean_batch_size: 1, inference_ms: latency, queue_ms: latency, worker_restarts: 0, errors: 0 },
       capture: { captured: 0, skipped: 0, uploaded: 0, upload_failures: 0, pending_uploads: 0, pending_bytes: 0 },
       clients: { sse_clients: 0, ws_clients: 0, events_published: 0, events_dropped_slow_client: this.drops },
+      auth: { failures: { ...this.auth.failures } },
     };
   }
 
   onClientDrop(count: number): void {
     this.drops += count;
+  }
+
+  onAuthFailure(reason: AuthFailureReason): void {
+    this.auth.failures[reason]++;
   }
 }
 
@@ -175,7 +182,7 @@ export async function startTestServer(overrides: Partial<ServerOptions> = {}, de
     host: '127.0.0.1',
     port: 0,
     maxUploadBytes: 1024 * 1024,
-    corsOrigin: '*',
+    corsOrigins: [],
     sseHeartbeatMs: 60_000,
     clientMaxBufferedBytes: 256 * 1024,
     logger: pino({ level: 'info' }, sink),

@@ -6,7 +6,7 @@ import { imageForm, JPEG, JPEG2, multipart, startTestServer, type TestServer } f
 let t: TestServer;
 
 beforeAll(async () => {
-  t = await startTestServer();
+  t = await startTestServer({ corsOrigins: ['http://example.test'] });
 });
 afterAll(async () => {
   await t.close();
@@ -34,7 +34,8 @@ describe('health and metrics', () => {
     const before = t.logs.length;
     const res = await fetch(`${t.base}/health`);
     expect(res.status).toBe(200);
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    // No Origin sent (not a browser): no CORS header, and never "*".
+    expect(res.headers.get('access-control-allow-origin')).toBeNull();
     expect(await res.json()).toEqual(t.deps.health());
     const lines = t.logs.slice(before).filter((l) => l.msg === 'request');
     expect(lines).toHaveLength(1);
@@ -219,19 +220,25 @@ describe('routing and CORS', () => {
   it('answers OPTIONS preflight with the route methods', async () => {
     const res = await fetch(`${t.base}/cameras/abc`, { method: 'OPTIONS', headers: { origin: 'http://example.test', 'access-control-request-method': 'DELETE' } });
     expect(res.status).toBe(204);
-    expect(res.headers.get('access-control-allow-origin')).toBe('*');
+    expect(res.headers.get('access-control-allow-origin')).toBe('http://example.test');
     expect(res.headers.get('access-control-allow-methods')).toBe('DELETE, OPTIONS');
     expect(res.headers.get('access-control-allow-headers')).toMatch(/Content-Type/);
     expect((await fetch(`${t.base}/nope`, { method: 'OPTIONS' })).status).toBe(404);
   });
 
-  it('ROUTES lists every route the server answers, and each one answers', async () => {
-    expect(t.server.routes).toEqual([...ROUTES]);
+  it('every route in ROUTES is registered and answers', async () => {
     for (const route of ROUTES) {
       const path = route.path.replace('{id}', 'cam1').replace('*', 'missing.js');
       const res = await fetch(`${t.base}${path}`, { method: 'OPTIONS' });
       expect(res.status, `${route.method} ${route.path}`).toBe(204);
       expect(res.headers.get('allow')).toContain(route.method);
+      // Its handler answers (not the 404/405 fallback): the server registers from ROUTES.
+      const called = await fetch(`${t.base}${path.replace('cam1', 'nope')}`, { method: route.method, body: route.method === 'POST' ? '{}' : undefined });
+      let text = '';
+      if (route.path === '/stream') await called.body?.cancel();
+      else text = await called.text();
+      expect(called.status, `${route.method} ${route.path}`).not.toBe(405);
+      expect(text, `${route.method} ${route.path}`).not.toMatch(/no route/);
     }
   });
 });
@@ -244,12 +251,13 @@ describe('listening', () => {
 });
 
 describe('CORS configuration', () => {
-  it('sends no CORS headers when corsOrigin is empty, and Vary for a fixed origin', async () => {
-    const off = await startTestServer({ corsOrigin: '' });
-    const fixed = await startTestServer({ corsOrigin: 'https://ops.example' });
+  it('sends no CORS headers (and refuses foreign origins) when corsOrigins is empty, and the listed origin with Vary', async () => {
+    const off = await startTestServer({ corsOrigins: [] });
+    const fixed = await startTestServer({ corsOrigins: ['https://ops.example'] });
     try {
+      expect((await fetch(`${off.base}/health`, { headers: { origin: 'https://ops.example' } })).status).toBe(403);
       expect((await fetch(`${off.base}/health`)).headers.get('access-control-allow-origin')).toBeNull();
-      const res = await fetch(`${fixed.base}/health`);
+      const res = await fetch(`${fixed.base}/health`, { headers: { origin: 'https://ops.example' } });
       expect(res.headers.get('access-control-allow-origin')).toBe('https://ops.example');
       expect(res.headers.get('vary')).toBe('Origin');
     } finally {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
-import { ENV_KEYS } from '../../src/config/load.js';
+import { ENV_KEYS, EXTRA_ENV_KEYS } from '../../src/config/load.js';
 import { defaultConfig } from '../../src/config/schema.js';
 import { copiesOf, existsInRepo, parseDockerfile, readRepo, repoPath } from './support.js';
 import { freePort } from '../helpers/rtsp.js';
@@ -63,8 +63,20 @@ describe('docker-compose.yml', () => {
       const svc = services[name]!;
       expect(svc.ports?.some((p) => p.endsWith(`:${port}`)), name).toBe(true);
       for (const key of Object.keys(svc.environment ?? {}).filter((k) => k.startsWith('APP_'))) {
-        expect(ENV_KEYS[key], `${name}: ${key}`).toBeDefined();
+        expect(ENV_KEYS[key] ?? EXTRA_ENV_KEYS[key], `${name}: ${key}`).toBeDefined();
       }
+    }
+  });
+
+  it('gives both services their API keys as a Docker secret file, not as environment', () => {
+    const secrets = (compose as unknown as { secrets: Record<string, { file: string }> }).secrets;
+    expect(secrets.api_keys!.file).toBe('./compose/secrets/api_keys');
+    expect(readRepo('.gitignore')).toMatch(/^compose\/secrets\/api_keys$/m);
+    for (const name of ['service', 'service-gpu']) {
+      const svc = services[name] as ComposeService & { secrets?: string[] };
+      expect(svc.secrets, name).toEqual(['api_keys']);
+      expect(svc.environment?.APP_API_KEYS_FILE, name).toBe('/run/secrets/api_keys');
+      expect(svc.environment, name).not.toHaveProperty('APP_API_KEYS');
     }
   });
 

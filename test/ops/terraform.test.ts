@@ -224,3 +224,32 @@ describe('infra/ Terraform', () => {
     expect(mod.resources.get('aws_appautoscaling_target.service')!.scalable_dimension).toBe('ecs:service:DesiredCount');
   });
 });
+
+describe('terraform: exposure', () => {
+  let mod: Module;
+  beforeAll(async () => {
+    mod = await loadModule();
+  });
+  const variable = (name: string): Json => ((mod.files['variables.tf']!.variable as Blocks)[name] as Json[])[0]!;
+
+  it('makes the ALB ingress range and the API keys secret required (no default, no 0.0.0.0/0 unless chosen)', () => {
+    expect(variable('alb_ingress_cidrs')).not.toHaveProperty('default');
+    expect(variable('api_keys_secret_arn')).not.toHaveProperty('default');
+    const text = readRepo('infra/variables.tf') + readRepo('infra/alb.tf');
+    expect(text).not.toMatch(/default\s*=\s*\[\s*"0\.0\.0\.0\/0"\s*\]/);
+  });
+
+  it('passes the keys (and the token secret) as ECS secrets, readable by the execution role only', () => {
+    const secrets = String(mod.locals.get('secrets'));
+    expect(secrets).toMatch(/name = "APP_API_KEYS", valueFrom = var\.api_keys_secret_arn/);
+    expect(secrets).toMatch(/name = "APP_AUTH_TOKEN_SECRET", valueFrom = var\.auth_token_secret_arn/);
+    const env = mod.locals.get('environment') as string;
+    expect(env).not.toContain('APP_API_KEYS');
+    expect(env).toContain('APP_TRUST_PROXY');
+    const doc = (mod.files['iam.tf']!.data as Record<string, Blocks>).aws_iam_policy_document!.execution_secrets![0]!;
+    const statement = (doc.statement as Json[])[0]!;
+    expect(statement.actions).toEqual(['ssm:GetParameters', 'secretsmanager:GetSecretValue']);
+    expect(statement.resources).toBe('${local.secret_arns}');
+    expect(String(mod.resources.get('aws_ecs_task_definition.app')!.container_definitions)).toContain('local.secrets');
+  });
+});

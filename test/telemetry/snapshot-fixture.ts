@@ -73,5 +73,6 @@ export function realisticSnapshot(overrides: { timestamp_ms?: number; scale?: nu
     },
     capture: { captured: 1830 * k, skipped: 4 * k, uploaded: 1800 * k, upload_failures: 2 * k, pending_uploads: 28, pending_bytes: 3_276_800 },
     clients: { sse_clients: 2, ws_clients: 1, events_published: 18_300 * k, events_dropped_slow_client: 12 * k },
+    auth: { failures: { missing: 3 * k, invalid: 2 * k, expired: 0, forbidden: 1 * k, origin: 0, rate_limited: 0 } },
   };
 }

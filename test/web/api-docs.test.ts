@@ -98,6 +98,27 @@ describe('OpenAPI document', () => {
     expect(check(api.component('CameraStatus'), { id: 'x' })).not.toBe('valid');
   });
 
+  it('declares the security schemes, and every protected route its scheme, 401 and 403; public routes none', () => {
+    const schemes = (openapi.components as Obj).securitySchemes as Obj;
+    expect(schemes.apiKey).toMatchObject({ type: 'http', scheme: 'bearer' });
+    expect(schemes.streamToken).toMatchObject({ type: 'apiKey', in: 'query', name: 'token' });
+    for (const route of ROUTES) {
+      const path = route.path.endsWith('/*') ? `${route.path.slice(0, -1)}{file}` : route.path;
+      const op = ((openapi.paths as Obj)[path] as Obj)[route.method.toLowerCase()] as Obj;
+      const codes = Object.keys(op.responses as Obj);
+      if (route.access === 'public') {
+        expect(op.security, route.id).toEqual([]);
+        expect(codes, route.id).not.toContain('401');
+      } else {
+        expect(op.security, route.id).toContainEqual({ apiKey: [] });
+        expect(codes, route.id).toEqual(expect.arrayContaining(['401', '403', '429']));
+      }
+      expect(op.operationId).toBe(route.id);
+    }
+    const stream = ((openapi.paths as Obj)['/stream'] as Obj).get as Obj;
+    expect(stream.security).toEqual([{ apiKey: [] }, { streamToken: [] }]);
+  });
+
   it('documents /predict as a multipart upload of field "file"', () => {
     const predict = ((openapi.paths as Obj)['/predict'] as Obj).post as Obj;
     const schema = ((((predict.requestBody as Obj).content as Obj)['multipart/form-data'] as Obj).schema as Obj);
@@ -117,6 +138,8 @@ describe('Postman collection', () => {
     const items = postmanItems(collection);
     expect(items.length).toBe(ROUTES.length);
     expect(collection.variables.get('baseUrl')).toMatch(/^http:\/\//);
+    expect((postman.auth as Obj).type).toBe('bearer');
+    expect(JSON.stringify(postman.auth)).toContain('{{apiKey}}');
     for (const item of items) {
       const url = item.request.url;
       expect(url.getHost(), item.name).toBe('{{baseUrl}}');

@@ -35,7 +35,8 @@ describe('web UI against the running service (classifier)', () => {
   let page: Page;
 
   beforeAll(async () => {
-    svc = await startTestService({ cameras: [fileCamera(CAMERA, SLIDESHOW_360P, { fps: 5 })] });
+    // "null": the SSE viewer is opened from file://.
+    svc = await startTestService({ cameras: [fileCamera(CAMERA, SLIDESHOW_360P, { fps: 5 })], server: { cors_origins: ['null'] } });
     browser = await launchBrowser();
     page = await browser.newPage();
     await page.goto(`${svc.baseUrl}/`);

@@ -1,11 +1,16 @@
 /**
  * The OpenAPI 3.0 description of the service, kept as code so that the
- * Postman collection is derived from it and cannot drift. `generate.ts`
- * writes it to src/api/static/openapi.json.
+ * Postman collection is derived from it and cannot drift. Paths, methods,
+ * summaries and who may call each route come from src/api/routes.ts; this
+ * file adds what a reader needs per operation (parameters, bodies,
+ * responses, examples). `generate.ts` writes it to src/api/static/openapi.json.
  */
+import { ROUTES, type RouteId, type RouteInfo } from '../../src/api/routes.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
+/** One operation's documentation; path, method, summary and security come from ROUTES. */
+type Operation = JsonObject & { tags: string[]; responses: JsonObject };
 
 const ref = (name: string): JsonObject => ({ $ref: `#/components/schemas/${name}` });
 const json = (schema: JsonObject, example?: Json): JsonObject => ({
@@ -187,7 +192,8 @@ const schemas: JsonObject = {
   },
   Health: {
     type: 'object',
-    required: ['status', 'model', 'task', 'provider', 'uptime_s', 'cameras', 'version', 'problems'],
+    description: 'Without a key (when keys are configured) only `status` is sent: liveness for load balancers, no details.',
+    required: ['status'],
     properties: {
       status: { type: 'string', enum: ['ok', 'degraded'] },
       model: { type: 'string', example: 'mobilenet_v2_int8' },
@@ -204,6 +210,30 @@ const schemas: JsonObject = {
     required: ['cameras'],
     properties: { cameras: { type: 'array', items: ref('CameraStatus') } },
   },
+  StreamToken: {
+    type: 'object',
+    required: ['token', 'role', 'expires_at', 'expires_in_s'],
+    properties: {
+      token: { type: 'string', description: 'Pass as `?token=` to /stream and /ws. HMAC-signed; names the key by a hash prefix, never the key itself.' },
+      role: { type: 'string', enum: ['read', 'admin'] },
+      expires_at: { type: 'string', format: 'date-time' },
+      expires_in_s: { type: 'integer', example: 300 },
+    },
+  },
+};
+
+const securitySchemes: JsonObject = {
+  apiKey: {
+    type: 'http',
+    scheme: 'bearer',
+    description: 'An API key (server.auth.keys / APP_API_KEYS / APP_API_KEYS_FILE) as `Authorization: Bearer <key>`. Role `read`: streams, status, previews, /predict, /metrics; role `admin`: also camera changes. Not needed when no keys are configured (the service then listens on 127.0.0.1 only).',
+  },
+  streamToken: {
+    type: 'apiKey',
+    in: 'query',
+    name: 'token',
+    description: 'A short-lived token from POST /auth/token, for EventSource and browser WebSockets, which cannot send headers. Never put the API key itself in a URL.',
+  },
 };
 
 const cameraId: JsonObject = {
@@ -217,210 +247,207 @@ const cameraId: JsonObject = {
 
 const html = (description: string): JsonObject => ({ description, content: { 'text/html': { schema: { type: 'string' } } } });
 
-const paths: JsonObject = {
-  '/health': {
-    get: {
-      tags: ['health'],
-      operationId: 'getHealth',
-      summary: 'Service health',
-      responses: {
-        '200': {
-          description: 'Model, provider, camera count and any problems.',
-          content: json(ref('Health'), { status: 'ok', model: 'mobilenet_v2_int8', task: 'classification', provider: 'cpu', uptime_s: 3600.5, cameras: 2, version: '0.1.0', problems: [] }),
-        },
+const operations: Record<RouteId, Operation> = {
+  getHealth: {
+    tags: ['health'],
+    responses: {
+      '200': {
+        description: 'Model, provider, camera count and any problems.',
+        content: json(ref('Health'), { status: 'ok', model: 'mobilenet_v2_int8', task: 'classification', provider: 'cpu', uptime_s: 3600.5, cameras: 2, version: '0.1.0', problems: [] }),
       },
     },
   },
-  '/health/stream': {
-    get: {
-      tags: ['health'],
-      operationId: 'getStreamHealth',
-      summary: 'Per-camera status',
-      description: 'State, last frame age, fps in/out, drops by reason, reconnects and last error for every camera.',
-      responses: { '200': { description: 'All cameras.', content: json(ref('CameraList'), { cameras: [cameraStatusExample] }) } },
+  getStreamHealth: {
+    tags: ['health'],
+    description: 'State, last frame age, fps in/out, drops by reason, reconnects and last error for every camera.',
+    responses: { '200': { description: 'All cameras.', content: json(ref('CameraList'), { cameras: [cameraStatusExample] }) } },
+  },
+  predict: {
+    tags: ['inference'],
+    requestBody: {
+      required: true,
+      content: {
+        'multipart/form-data': {
+          schema: {
+            type: 'object',
+            required: ['file'],
+            properties: { file: { type: 'string', format: 'binary', description: 'JPEG, PNG or WebP image.' } },
+          },
+        },
+      },
+    },
+    responses: {
+      '200': {
+        description: 'Predictions for the image.',
+        content: json(ref('PredictResponse'), {
+          model: 'mobilenet_v2_int8',
+          predictions: [{ label: 'teddy', score: 0.93 }, { label: 'toy_poodle', score: 0.02 }, { label: 'chow', score: 0.01 }],
+          latency_ms: 9.8,
+          width: 640,
+          height: 480,
+        }),
+      },
+      '400': errorResponse('Not multipart, no `file` field, or an empty file.', 'empty_file', 'the "file" field is empty'),
+      '413': errorResponse('Body over `server.max_upload_bytes`.', 'payload_too_large', 'request body exceeds 10485760 bytes'),
+      '415': errorResponse('Not an image.', 'unsupported_media_type', 'not an image'),
+      '422': errorResponse('Truncated image or too many pixels.', 'invalid_image', 'image could not be decoded'),
+      '503': errorResponse('Too many images already waiting for inference; retry shortly.', 'busy', 'inference engine is busy: 64 images already waiting; retry shortly'),
     },
   },
-  '/predict': {
-    post: {
-      tags: ['inference'],
-      operationId: 'predict',
-      summary: 'Run the active model on one image',
-      requestBody: {
-        required: true,
+  streamEvents: {
+    tags: ['events'],
+    description: 'Each event has `id:` (the StreamEvent id) and `data:` (the StreamEvent JSON). Reconnect with `Last-Event-ID` to resume from the short history. Comment lines are heartbeats.',
+    parameters: [
+      { name: 'camera', in: 'query', required: false, description: 'Comma-separated camera ids; absent = all cameras.', schema: { type: 'string' }, example: 'door' },
+      { name: 'Last-Event-ID', in: 'header', required: false, description: 'Resume after this event id.', schema: { type: 'integer' } },
+    ],
+    responses: {
+      '200': {
+        description: 'An endless `text/event-stream`.',
         content: {
-          'multipart/form-data': {
-            schema: {
-              type: 'object',
-              required: ['file'],
-              properties: { file: { type: 'string', format: 'binary', description: 'JPEG, PNG or WebP image.' } },
-            },
-          },
-        },
-      },
-      responses: {
-        '200': {
-          description: 'Predictions for the image.',
-          content: json(ref('PredictResponse'), {
-            model: 'mobilenet_v2_int8',
-            predictions: [{ label: 'teddy', score: 0.93 }, { label: 'toy_poodle', score: 0.02 }, { label: 'chow', score: 0.01 }],
-            latency_ms: 9.8,
-            width: 640,
-            height: 480,
-          }),
-        },
-        '400': errorResponse('Not multipart, no `file` field, or an empty file.', 'empty_file', 'the "file" field is empty'),
-        '413': errorResponse('Body over `server.max_upload_bytes`.', 'payload_too_large', 'request body exceeds 10485760 bytes'),
-        '415': errorResponse('Not an image.', 'unsupported_media_type', 'not an image'),
-        '422': errorResponse('Truncated image or too many pixels.', 'invalid_image', 'image could not be decoded'),
-        '503': errorResponse('Too many images already waiting for inference; retry shortly.', 'busy', 'inference engine is busy: 64 images already waiting; retry shortly'),
-      },
-    },
-  },
-  '/stream': {
-    get: {
-      tags: ['events'],
-      operationId: 'streamEvents',
-      summary: 'Server-Sent Events, one per inferred frame',
-      description: 'Each event has `id:` (the StreamEvent id) and `data:` (the StreamEvent JSON). Reconnect with `Last-Event-ID` to resume from the short history. Comment lines are heartbeats.',
-      parameters: [
-        { name: 'camera', in: 'query', required: false, description: 'Comma-separated camera ids; absent = all cameras.', schema: { type: 'string' }, example: 'door' },
-        { name: 'Last-Event-ID', in: 'header', required: false, description: 'Resume after this event id.', schema: { type: 'integer' } },
-      ],
-      responses: {
-        '200': {
-          description: 'An endless `text/event-stream`.',
-          content: {
-            'text/event-stream': {
-              schema: { type: 'string' },
-              example: `id: 1042\ndata: ${JSON.stringify(classifierEvent)}\n\n`,
-            },
+          'text/event-stream': {
+            schema: { type: 'string' },
+            example: `id: 1042\ndata: ${JSON.stringify(classifierEvent)}\n\n`,
           },
         },
       },
     },
   },
-  '/ws': {
-    get: {
-      tags: ['events'],
-      operationId: 'websocketEvents',
-      summary: 'WebSocket with the same events',
-      description: 'Upgrade to a WebSocket. Each text message from the server is one StreamEvent JSON. Send `{"subscribe":["door"]}` or `{"unsubscribe":["door"]}` to choose cameras.',
-      parameters: [
-        { name: 'camera', in: 'query', required: false, description: 'Comma-separated camera ids to start with; absent = all cameras.', schema: { type: 'string' }, example: 'door' },
-        { name: 'Upgrade', in: 'header', required: true, schema: { type: 'string', enum: ['websocket'] } },
-      ],
-      responses: {
-        '101': {
-          description: 'Switching protocols; then StreamEvent messages.',
-          content: { 'application/json': { schema: ref('StreamEvent'), examples: { classifier: { value: classifierEvent }, detector: { value: detectorEvent } } } },
+  websocketEvents: {
+    tags: ['events'],
+    description: 'Upgrade to a WebSocket. Each text message from the server is one StreamEvent JSON. Send `{"subscribe":["door"]}` or `{"unsubscribe":["door"]}` to choose cameras.',
+    parameters: [
+      { name: 'camera', in: 'query', required: false, description: 'Comma-separated camera ids to start with; absent = all cameras.', schema: { type: 'string' }, example: 'door' },
+      { name: 'Upgrade', in: 'header', required: true, schema: { type: 'string', enum: ['websocket'] } },
+    ],
+    responses: {
+      '101': {
+        description: 'Switching protocols; then StreamEvent messages.',
+        content: { 'application/json': { schema: ref('StreamEvent'), examples: { classifier: { value: classifierEvent }, detector: { value: detectorEvent } } } },
+      },
+      '426': errorResponse('Not a WebSocket upgrade.', 'upgrade_required', 'GET /ws expects a WebSocket upgrade'),
+    },
+  },
+  listCameras: {
+    tags: ['cameras'],
+    responses: { '200': { description: 'All cameras with their status.', content: json(ref('CameraList'), { cameras: [cameraStatusExample] }) } },
+  },
+  addCamera: {
+    tags: ['cameras'],
+    requestBody: { required: true, content: json(ref('CameraInput'), { id: 'door', url: 'rtsp://10.0.0.12:554/stream1', fps: 5 }) },
+    responses: {
+      '201': { description: 'Started.', content: json(ref('CameraStatus'), { ...cameraStatusExample, state: 'connecting', last_frame_age_ms: null, fps_in: 0, fps_out: 0, drops: {}, frames_in: 0, frames_out: 0, reconnects: 0, source_width: 0, source_height: 0, latency_ms: { p50: 0, p95: 0, p99: 0, count: 0 } }) },
+      '400': errorResponse('Invalid input (or body not JSON: invalid_json).', 'invalid_camera', 'camera.url: required'),
+      '409': errorResponse('A camera with this id exists.', 'camera_exists', 'camera "door" already exists'),
+      '413': errorResponse('JSON body over 64 KiB.', 'payload_too_large', 'request body exceeds 65536 bytes'),
+      '503': errorResponse('No free frame ring (streams.max_cameras reached).', 'camera_not_started', 'no free ring'),
+    },
+  },
+  removeCamera: {
+    tags: ['cameras'],
+    parameters: [cameraId],
+    responses: {
+      '204': { description: 'Removed.' },
+      '404': errorResponse('No such camera.', 'not_found', 'no camera "door"'),
+    },
+  },
+  cameraPreview: {
+    tags: ['cameras'],
+    description: "Made on request from the latest frame; it keeps the source's aspect ratio, so detection boxes map onto it by scaling with width / source_width.",
+    parameters: [cameraId],
+    responses: {
+      '200': {
+        description: 'The picture.',
+        headers: {
+          'X-Image-Width': { description: 'JPEG width in pixels.', schema: { type: 'integer' } },
+          'X-Image-Height': { description: 'JPEG height in pixels.', schema: { type: 'integer' } },
+          'X-Frame': { description: 'Frame number shown, to match the boxes of the event with the same `frame`.', schema: { type: 'integer' } },
         },
-        '426': errorResponse('Not a WebSocket upgrade.', 'upgrade_required', 'GET /ws expects a WebSocket upgrade'),
+        content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
+      },
+      '404': errorResponse('No such camera.', 'not_found', 'no camera "door"'),
+      '503': errorResponse('No frame yet (Retry-After: 1).', 'no_frame', 'camera "door" has no frame yet'),
+    },
+  },
+  metrics: {
+    tags: ['health'],
+    responses: {
+      '200': {
+        description: 'Prometheus text exposition format.',
+        content: { 'text/plain': { schema: { type: 'string' }, example: '# TYPE stream_fps_out gauge\nstream_fps_out{camera="door"} 5\n' } },
       },
     },
   },
-  '/cameras': {
-    get: {
-      tags: ['cameras'],
-      operationId: 'listCameras',
-      summary: 'List cameras',
-      responses: { '200': { description: 'All cameras with their status.', content: json(ref('CameraList'), { cameras: [cameraStatusExample] }) } },
-    },
-    post: {
-      tags: ['cameras'],
-      operationId: 'addCamera',
-      summary: 'Add and start a camera',
-      requestBody: { required: true, content: json(ref('CameraInput'), { id: 'door', url: 'rtsp://10.0.0.12:554/stream1', fps: 5 }) },
-      responses: {
-        '201': { description: 'Started.', content: json(ref('CameraStatus'), { ...cameraStatusExample, state: 'connecting', last_frame_age_ms: null, fps_in: 0, fps_out: 0, drops: {}, frames_in: 0, frames_out: 0, reconnects: 0, source_width: 0, source_height: 0, latency_ms: { p50: 0, p95: 0, p99: 0, count: 0 } }) },
-        '400': errorResponse('Invalid input (or body not JSON: invalid_json).', 'invalid_camera', 'camera.url: required'),
-        '409': errorResponse('A camera with this id exists.', 'camera_exists', 'camera "door" already exists'),
-        '413': errorResponse('JSON body over 64 KiB.', 'payload_too_large', 'request body exceeds 65536 bytes'),
-        '503': errorResponse('No free frame ring (streams.max_cameras reached).', 'camera_not_started', 'no free ring'),
+  openapi: {
+    tags: ['docs'],
+    responses: {
+      '200': {
+        description: 'OpenAPI 3.0 JSON.',
+        content: json({ type: 'object' }, { openapi: '3.0.3', info: { title: 'stream-ml-service', version: '0.1.0' }, paths: { '/health': {} } }),
       },
     },
   },
-  '/cameras/{id}': {
-    delete: {
-      tags: ['cameras'],
-      operationId: 'removeCamera',
-      summary: 'Stop and remove a camera',
-      parameters: [cameraId],
-      responses: {
-        '204': { description: 'Removed.' },
-        '404': errorResponse('No such camera.', 'not_found', 'no camera "door"'),
+  createStreamToken: {
+    tags: ['auth'],
+    description: 'Authenticate with the key in the Authorization header; no body. The token carries the key\'s role and expiry (server.auth.token_ttl_s) and is accepted only as `?token=` on /stream and /ws.',
+    responses: {
+      '200': {
+        description: 'A signed stream token.',
+        content: json(ref('StreamToken'), { token: 'v1.1796083500.read.3f9a1c0d4e5b.Qm9ndXMgc2lnbmF0dXJlIGZvciB0aGUgZXhhbXBsZQAA', role: 'read', expires_at: '2026-12-01T00:05:00.000Z', expires_in_s: 300 }),
       },
     },
   },
-  '/cameras/{id}/preview.jpg': {
-    get: {
-      tags: ['cameras'],
-      operationId: 'cameraPreview',
-      summary: "A small JPEG of the camera's current picture",
-      description: "Made on request from the latest frame; it keeps the source's aspect ratio, so detection boxes map onto it by scaling with width / source_width.",
-      parameters: [cameraId],
-      responses: {
-        '200': {
-          description: 'The picture.',
-          headers: {
-            'X-Image-Width': { description: 'JPEG width in pixels.', schema: { type: 'integer' } },
-            'X-Image-Height': { description: 'JPEG height in pixels.', schema: { type: 'integer' } },
-            'X-Frame': { description: 'Frame number shown, to match the boxes of the event with the same `frame`.', schema: { type: 'integer' } },
-          },
-          content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
-        },
-        '404': errorResponse('No such camera.', 'not_found', 'no camera "door"'),
-        '503': errorResponse('No frame yet (Retry-After: 1).', 'no_frame', 'camera "door" has no frame yet'),
-      },
-    },
+  docs: { tags: ['docs'], responses: { '200': html('Swagger UI page.') } },
+  dashboard: { tags: ['docs'], responses: { '200': html('Dashboard page.') } },
+  dashboardAsset: {
+    tags: ['docs'],
+    parameters: [{ name: 'file', in: 'path', required: true, description: 'Path below /static/, may contain "/".', schema: { type: 'string' }, example: 'app.js' }],
+    responses: { '200': { description: 'The file.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } }, '404': errorResponse('No such file.', 'not_found', 'no such file /static/nothing.js') },
   },
-  '/metrics': {
-    get: {
-      tags: ['health'],
-      operationId: 'metrics',
-      summary: 'Prometheus metrics',
-      responses: {
-        '200': {
-          description: 'Prometheus text exposition format.',
-          content: { 'text/plain': { schema: { type: 'string' }, example: '# TYPE stream_fps_out gauge\nstream_fps_out{camera="door"} 5\n' } },
-        },
-      },
-    },
-  },
-  '/openapi.json': {
-    get: {
-      tags: ['docs'],
-      operationId: 'openapi',
-      summary: 'This OpenAPI document',
-      responses: {
-        '200': {
-          description: 'OpenAPI 3.0 JSON.',
-          content: json({ type: 'object' }, { openapi: '3.0.3', info: { title: 'stream-ml-service', version: '0.1.0' }, paths: { '/health': {} } }),
-        },
-      },
-    },
-  },
-  '/docs': { get: { tags: ['docs'], operationId: 'docs', summary: 'Interactive API docs (Swagger UI)', responses: { '200': html('Swagger UI page.') } } },
-  '/': { get: { tags: ['docs'], operationId: 'dashboard', summary: 'Live dashboard', responses: { '200': html('Dashboard page.') } } },
-  // Server routes `/static/*` and `/vendor/swagger-ui/*`: any file below.
-  '/static/{file}': {
-    get: {
-      tags: ['docs'],
-      operationId: 'dashboardAsset',
-      summary: 'Dashboard assets (any file below /static/)',
-      parameters: [{ name: 'file', in: 'path', required: true, description: 'Path below /static/, may contain "/".', schema: { type: 'string' }, example: 'app.js' }],
-      responses: { '200': { description: 'The file.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } }, '404': errorResponse('No such file.', 'not_found', 'no such file /static/nothing.js') },
-    },
-  },
-  '/vendor/swagger-ui/{file}': {
-    get: {
-      tags: ['docs'],
-      operationId: 'swaggerUiAsset',
-      summary: 'Swagger UI assets (any file below /vendor/swagger-ui/)',
-      parameters: [{ name: 'file', in: 'path', required: true, description: 'File of the swagger-ui-dist package.', schema: { type: 'string' }, example: 'swagger-ui.css' }],
-      responses: { '200': { description: 'The file.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } }, '404': errorResponse('No such file.', 'not_found', 'no such file /static/nothing.js') },
-    },
+  swaggerUiAsset: {
+    tags: ['docs'],
+    parameters: [{ name: 'file', in: 'path', required: true, description: 'File of the swagger-ui-dist package.', schema: { type: 'string' }, example: 'swagger-ui.css' }],
+    responses: { '200': { description: 'The file.', content: { '*/*': { schema: { type: 'string', format: 'binary' } } } }, '404': errorResponse('No such file.', 'not_found', 'no such file /static/nothing.js') },
   },
 };
+
+/** The answers of the gate in front of every protected route. */
+function gateResponses(route: RouteInfo): JsonObject {
+  const how = route.queryToken ? 'Authorization: Bearer <key>, or ?token= from POST /auth/token' : 'Authorization: Bearer <key>';
+  return {
+    '401': errorResponse('No key, or a wrong or expired key or token (sent with WWW-Authenticate: Bearer).', 'unauthorized', `an API key is required: send ${how}`),
+    '403': errorResponse(
+      route.access === 'admin' ? 'The key has the role read; this route needs admin. Also: a browser origin not in server.cors_origins.' : 'A browser origin that is neither this service nor in server.cors_origins.',
+      route.access === 'admin' ? 'forbidden' : 'origin_not_allowed',
+      route.access === 'admin' ? `${route.method} ${route.path} needs an admin key; this key has the role read` : 'requests from this browser origin are not allowed (server.cors_origins)',
+    ),
+    '429': errorResponse('Too many failed authentications from this client (server.auth.max_failures_per_minute); see Retry-After.', 'too_many_failures', 'too many failed authentications from this client; retry in 6 s'),
+  };
+}
+
+/** ROUTES' `/static/*` is documented as `/static/{file}`. */
+function openApiPath(path: string): string {
+  return path.endsWith('/*') ? `${path.slice(0, -1)}{file}` : path;
+}
+
+function buildPaths(): JsonObject {
+  const paths: Record<string, JsonObject> = {};
+  for (const route of ROUTES as readonly RouteInfo[]) {
+    const doc = operations[route.id as RouteId];
+    const isPublic = route.access === 'public';
+    const security: Json[] = isPublic ? [] : route.queryToken ? [{ apiKey: [] }, { streamToken: [] }] : [{ apiKey: [] }];
+    const description = isPublic ? doc.description : `${doc.description ? `${doc.description as string}\n\n` : ''}Needs a ${route.access === 'admin' ? '`admin`' : '`read` or `admin`'} key.`;
+    (paths[openApiPath(route.path)] ??= {})[route.method.toLowerCase()] = {
+      ...doc,
+      operationId: route.id,
+      summary: route.summary,
+      ...(description === undefined ? {} : { description }),
+      security,
+      responses: isPublic ? doc.responses : { ...doc.responses, ...gateResponses(route) },
+    };
+  }
+  return paths;
+}
 
 export function buildOpenApi(version: string): JsonObject {
   return {
@@ -437,9 +464,10 @@ export function buildOpenApi(version: string): JsonObject {
       { name: 'events', description: 'Live predictions for every inferred frame.' },
       { name: 'cameras', description: 'Add, list and remove cameras at run time.' },
       { name: 'health', description: 'Health and metrics.' },
+      { name: 'auth', description: 'Stream tokens for clients that cannot send headers.' },
       { name: 'docs', description: 'Pages and documents.' },
     ],
-    paths,
-    components: { schemas },
+    paths: buildPaths(),
+    components: { schemas, securitySchemes },
   };
 }

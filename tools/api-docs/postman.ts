@@ -49,6 +49,8 @@ function buildRequest(path: string, method: string, op: JsonObject): Built {
     });
 
   const request: JsonObject = { method: method.toUpperCase(), header, url, description: [str(op.summary), str(op.description)].filter(Boolean).join('\n\n') };
+  // Protected routes inherit the collection's Bearer {{apiKey}}; public ones send none.
+  if (Array.isArray(op.security) && op.security.length === 0) request.auth = { type: 'noauth' };
   const content = obj(obj(op.requestBody).content);
   if (content['application/json']) {
     header.push({ key: 'Content-Type', value: 'application/json' });
@@ -114,11 +116,15 @@ export function buildPostman(openapi: JsonObject, baseUrl = 'http://localhost:80
   return {
     info: {
       name: str(info.title),
-      description: `${str(info.description)}\n\nSet the collection variable baseUrl to the service address.`,
+      description: `${str(info.description)}\n\nSet the collection variables baseUrl to the service address and apiKey to an API key (read or admin role).`,
       schema: POSTMAN_SCHEMA,
       version: str(info.version),
     },
     item: [...folders].filter(([, items]) => items.length).map(([name, items]) => ({ name, description: descriptions.get(name) ?? '', item: items })),
-    variable: [{ key: 'baseUrl', value: baseUrl, type: 'string' }],
+    auth: { type: 'bearer', bearer: [{ key: 'token', value: '{{apiKey}}', type: 'string' }] },
+    variable: [
+      { key: 'baseUrl', value: baseUrl, type: 'string' },
+      { key: 'apiKey', value: '', type: 'string' },
+    ],
   };
 }

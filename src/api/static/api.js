@@ -1,5 +1,27 @@
+/* global sessionStorage */
 // REST calls the dashboard makes. Every function throws an Error whose
-// message is fit to show to the operator.
+// message is fit to show to the operator; AuthRequired when the service wants
+// a (different) API key.
+
+// The key lives for this tab only (sessionStorage): never in a URL, never on disk.
+const KEY_STORAGE = 'stream-ml-service.api-key';
+
+export class AuthRequired extends Error {}
+
+export function hasKey() {
+  return sessionStorage.getItem(KEY_STORAGE) !== null;
+}
+
+export function forgetKey() {
+  sessionStorage.removeItem(KEY_STORAGE);
+}
+
+/** fetch() with the tab's key as a Bearer header. */
+function call(path, init = {}) {
+  const key = sessionStorage.getItem(KEY_STORAGE);
+  const headers = key === null ? init.headers : { ...init.headers, authorization: `Bearer ${key}` };
+  return fetch(path, { ...init, headers });
+}
 
 async function failure(res) {
   let detail = '';
@@ -10,25 +32,52 @@ async function failure(res) {
   } catch {
     // Not JSON: the status line is all we have.
   }
-  return new Error(detail ? `${res.status}: ${detail}` : `${res.status} ${res.statusText}`);
+  const message = detail ? `${res.status}: ${detail}` : `${res.status} ${res.statusText}`;
+  return res.status === 401 ? new AuthRequired(message) : new Error(message);
+}
+
+/**
+ * Checks `key` by asking for a stream token with it; keeps it for this tab
+ * when the service accepts it.
+ * @returns {Promise<string>} the key's role
+ */
+export async function login(key) {
+  const res = await fetch('/auth/token', { method: 'POST', headers: { authorization: `Bearer ${key}` } });
+  if (!res.ok) throw await failure(res);
+  sessionStorage.setItem(KEY_STORAGE, key);
+  return (await res.json()).role;
+}
+
+/** A short-lived token for the WebSocket (browsers cannot send headers on it). */
+export async function getStreamToken() {
+  const res = await call('/auth/token', { method: 'POST' });
+  if (!res.ok) throw await failure(res);
+  return (await res.json()).token;
+}
+
+/** The metrics text, for the header link (a plain link could not send the key). */
+export async function getMetricsText() {
+  const res = await call('/metrics', { cache: 'no-store' });
+  if (!res.ok) throw await failure(res);
+  return res.text();
 }
 
 export async function getHealth() {
-  const res = await fetch('/health', { cache: 'no-store' });
+  const res = await call('/health', { cache: 'no-store' });
   if (!res.ok) throw await failure(res);
   return res.json();
 }
 
 /** @returns {Promise<Array<object>>} CameraStatus list */
 export async function getCameraStatuses() {
-  const res = await fetch('/health/stream', { cache: 'no-store' });
+  const res = await call('/health/stream', { cache: 'no-store' });
   if (!res.ok) throw await failure(res);
   const body = await res.json();
   return Array.isArray(body.cameras) ? body.cameras : [];
 }
 
 export async function addCamera(input) {
-  const res = await fetch('/cameras', {
+  const res = await call('/cameras', {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify(input),
@@ -39,7 +88,7 @@ export async function addCamera(input) {
 
 /** @returns {Promise<boolean>} false when the camera was already gone */
 export async function removeCamera(id) {
-  const res = await fetch(`/cameras/${encodeURIComponent(id)}`, { method: 'DELETE' });
+  const res = await call(`/cameras/${encodeURIComponent(id)}`, { method: 'DELETE' });
   if (res.status === 404) return false;
   if (!res.ok) throw await failure(res);
   return true;
@@ -51,7 +100,7 @@ export async function removeCamera(id) {
  *   camera has no frame yet
  */
 export async function getPreview(id, signal) {
-  const res = await fetch(`/cameras/${encodeURIComponent(id)}/preview.jpg`, { cache: 'no-store', signal });
+  const res = await call(`/cameras/${encodeURIComponent(id)}/preview.jpg`, { cache: 'no-store', signal });
   if (res.status === 503) return null;
   if (!res.ok) throw await failure(res);
   const frame = Number.parseInt(res.headers.get('x-frame') ?? '', 10);

@@ -1,8 +1,9 @@
 /* global IntersectionObserver */
-// Dashboard wiring: polls camera status, feeds live events to the cards,
-// and runs the add/remove camera controls.
+// Dashboard wiring: asks for an API key when the service wants one, polls
+// camera status, feeds live events to the cards, and runs the add/remove
+// camera controls.
 
-import { addCamera, getCameraStatuses, getHealth, removeCamera } from './api.js';
+import { addCamera, AuthRequired, forgetKey, getCameraStatuses, getHealth, getMetricsText, hasKey, login, removeCamera } from './api.js';
 import { CameraCard } from './card.js';
 import { EventFeed } from './events.js';
 
@@ -15,6 +16,12 @@ const template = document.getElementById('camera-card');
 const healthLine = document.getElementById('service-health');
 const form = document.getElementById('add-camera-form');
 const formMessage = document.getElementById('form-message');
+const loginSection = document.getElementById('login');
+const addSection = document.querySelector('.add-camera');
+const loginForm = document.getElementById('login-form');
+const loginMessage = document.getElementById('login-message');
+const logoutButton = document.getElementById('logout');
+const metricsLink = document.getElementById('metrics-link');
 
 /** @type {Map<string, CameraCard>} */
 const cards = new Map();
@@ -24,6 +31,7 @@ let feedConnected = false;
 let paintScheduled = false;
 let lastHealth = null;
 let polls = 0;
+let pollTimer = null;
 
 const visibility = new IntersectionObserver((entries) => {
   for (const entry of entries) {
@@ -46,7 +54,65 @@ const feed = new EventFeed(
     feedConnected = connected;
     showHealth();
   },
+  (err) => askForKey(err),
 );
+
+/** Stops everything and shows the key form; `err` says why (a refused key). */
+function askForKey(err) {
+  feed.stop();
+  clearTimeout(pollTimer);
+  pollTimer = null;
+  if (hasKey()) forgetKey();
+  loginMessage.textContent = err && !/required/.test(err.message) ? err.message : '';
+  loginMessage.className = 'message error';
+  loginSection.hidden = false;
+  addSection.hidden = true;
+  logoutButton.hidden = true;
+  healthLine.textContent = 'API key required';
+  healthLine.className = 'health warn';
+  loginForm.elements.key.focus();
+}
+
+function start() {
+  loginSection.hidden = true;
+  addSection.hidden = false;
+  logoutButton.hidden = !hasKey();
+  polls = 0;
+  feed.start();
+  poll();
+}
+
+loginForm.addEventListener('submit', async (ev) => {
+  ev.preventDefault();
+  const key = String(new FormData(loginForm).get('key') ?? '').trim();
+  const button = loginForm.querySelector('button[type="submit"]');
+  button.disabled = true;
+  try {
+    await login(key);
+    loginForm.reset();
+    loginMessage.textContent = '';
+    start();
+  } catch (err) {
+    loginMessage.textContent = `Key not accepted: ${err.message}`;
+    loginMessage.className = 'message error';
+  } finally {
+    button.disabled = false;
+  }
+});
+
+logoutButton.addEventListener('click', () => askForKey());
+
+// A plain link could not send the key: fetch the text and show it.
+metricsLink.addEventListener('click', async (ev) => {
+  if (!hasKey()) return;
+  ev.preventDefault();
+  try {
+    const text = await getMetricsText();
+    window.open(URL.createObjectURL(new Blob([text], { type: 'text/plain' })), '_blank');
+  } catch (err) {
+    if (err instanceof AuthRequired) askForKey(err);
+  }
+});
 
 function showMessage(text, kind) {
   formMessage.textContent = text;
@@ -77,6 +143,7 @@ async function onRemove(id) {
     showMessage(existed ? `Removed camera ${id}.` : `Camera ${id} was already gone.`, 'ok');
   } catch (err) {
     if (card) card.removeButton.disabled = false;
+    if (err instanceof AuthRequired) return askForKey(err);
     showMessage(`Could not remove ${id}: ${err.message}`, 'error');
   }
 }
@@ -118,16 +185,18 @@ function reconcile(statuses, sample, askedAt) {
 }
 
 async function poll() {
+  pollTimer = null;
   try {
     if (polls % HEALTH_EVERY === 0) lastHealth = await getHealth();
     const askedAt = performance.now();
     reconcile(await getCameraStatuses(), true, askedAt);
     showHealth();
   } catch (err) {
+    if (err instanceof AuthRequired) return askForKey(err);
     showHealth(err);
   }
   polls += 1;
-  setTimeout(poll, POLL_MS);
+  if (loginSection.hidden) pollTimer = setTimeout(poll, POLL_MS);
 }
 
 // Events can come at camera rate; paint at most once per frame, and only
@@ -152,7 +221,8 @@ form.addEventListener('submit', async (ev) => {
     form.reset();
     await refreshNow();
   } catch (err) {
-    showMessage(`Could not add ${input.id}: ${err.message}`, 'error');
+    if (err instanceof AuthRequired) askForKey(err);
+    else showMessage(`Could not add ${input.id}: ${err.message}`, 'error');
   } finally {
     button.disabled = false;
   }
@@ -167,5 +237,4 @@ async function refreshNow() {
   }
 }
 
-feed.start();
-poll();
+start();

@@ -1,6 +1,10 @@
 // Live inference events over the /ws WebSocket, with reconnect. The
 // dashboard shows every camera, so it stays on the server's default
 // "all cameras" subscription and ignores events for cameras it has no card for.
+// Browsers cannot send an Authorization header on a WebSocket, so each
+// connection first gets a short-lived stream token with the tab's key.
+
+import { AuthRequired, getStreamToken } from './api.js';
 
 const RETRY_MIN_MS = 500;
 const RETRY_MAX_MS = 10_000;
@@ -9,10 +13,12 @@ export class EventFeed {
   /**
    * @param {(event: object) => void} onEvent called for every StreamEvent
    * @param {(connected: boolean) => void} onConnection
+   * @param {(err: Error) => void} onAuthRequired the key was refused; the feed stops
    */
-  constructor(onEvent, onConnection) {
+  constructor(onEvent, onConnection, onAuthRequired) {
     this.onEvent = onEvent;
     this.onConnection = onConnection;
+    this.onAuthRequired = onAuthRequired;
     this.socket = null;
     this.retryMs = RETRY_MIN_MS;
     this.closed = false;
@@ -28,9 +34,28 @@ export class EventFeed {
     if (this.socket) this.socket.close();
   }
 
-  connect() {
+  retry() {
+    if (this.closed) return;
+    setTimeout(() => this.connect(), this.retryMs);
+    this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+  }
+
+  async connect() {
+    let token;
+    try {
+      token = await getStreamToken();
+    } catch (err) {
+      if (err instanceof AuthRequired) {
+        this.closed = true;
+        this.onAuthRequired(err);
+      } else {
+        this.retry();
+      }
+      return;
+    }
+    if (this.closed) return;
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const socket = new WebSocket(`${scheme}//${location.host}/ws`);
+    const socket = new WebSocket(`${scheme}//${location.host}/ws?token=${encodeURIComponent(token)}`);
     this.socket = socket;
     socket.addEventListener('open', () => {
       this.retryMs = RETRY_MIN_MS;
@@ -51,9 +76,7 @@ export class EventFeed {
       if (this.socket !== socket) return;
       this.socket = null;
       this.onConnection(false);
-      if (this.closed) return;
-      setTimeout(() => this.connect(), this.retryMs);
-      this.retryMs = Math.min(this.retryMs * 2, RETRY_MAX_MS);
+      this.retry();
     });
   }
 }
