@@ -31,8 +31,18 @@ export class HttpError extends Error {
   }
 }
 
+export interface CameraLimits {
+  /** Cameras that may run (or retry) at once. */
+  max_cameras: number;
+  /** Cameras running or retrying now; cameras that gave up do not count. */
+  active_cameras: number;
+  max_fps: number;
+}
+
 export interface CameraControl {
   list(): CameraStatus[];
+  /** The configured limits and how much of them is used, reported with the camera list. */
+  limits(): CameraLimits;
   /** Validates and starts a camera; throws HttpError 400/409/503 on bad input or no free ring. */
   add(input: unknown): Promise<CameraStatus>;
   /** Stops and removes; returns false when no such camera. */

@@ -7,11 +7,12 @@
 import type { HttpRequest, HttpResponse } from 'uWebSockets.js';
 import type { ApiDeps } from './deps.js';
 import type { Gate, Principal } from './auth/gate.js';
-import { readBody, declaredLength, type BodyOutcome } from './body.js';
+import { readBody, type BodyOutcome } from './body.js';
 import { Exchange, type HttpContext } from './http.js';
 import { boundaryFromContentType, findFilePart, MultipartError } from './multipart.js';
 import type { HttpRouteId } from './routes.js';
 import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from '../telemetry/prometheus.js';
+import { quoteShort } from '../config/echo.js';
 
 /** POST /cameras bodies are small JSON documents. */
 const MAX_JSON_BYTES = 64 * 1024;
@@ -27,6 +28,7 @@ export type Handler = (ex: Exchange, req: HttpRequest, principal: Principal | nu
 export function route(ctx: HttpContext, handler: (ex: Exchange, req: HttpRequest) => void | Promise<void>): (res: HttpResponse, req: HttpRequest) => void {
   return (res, req) => {
     const ex = new Exchange(res, req, ctx);
+    if (ex.framingProblem !== null) return refuseMalformed(ex, ex.framingProblem);
     try {
       const pending = handler(ex, req);
       if (pending) pending.catch((err: unknown) => ex.fail(err));
@@ -45,8 +47,8 @@ export function apiHandlers(deps: ApiDeps, gate: Gate, limits: HandlerLimits): R
       const health = deps.health();
       ex.json(200, principal === null ? { status: health.status } : health);
     },
-    getStreamHealth: (ex) => ex.json(200, { cameras: deps.cameras.list() }),
-    listCameras: (ex) => ex.json(200, { cameras: deps.cameras.list() }),
+    getStreamHealth: (ex) => ex.json(200, { cameras: deps.cameras.list(), limits: deps.cameras.limits() }),
+    listCameras: (ex) => ex.json(200, { cameras: deps.cameras.list(), limits: deps.cameras.limits() }),
     metrics: async (ex) => ex.send(200, await toPrometheus(deps.metrics()), [['Content-Type', PROMETHEUS_CONTENT_TYPE], ['Cache-Control', 'no-store']]),
     createStreamToken: (ex, _req, principal) => ex.json(200, gate.issueToken(principal!), [['Cache-Control', 'no-store']]),
 
@@ -55,11 +57,11 @@ export function apiHandlers(deps: ApiDeps, gate: Gate, limits: HandlerLimits): R
       try {
         boundaryFromContentType(contentType);
       } catch (err) {
-        // Answered before the body is read, so the connection is closed.
-        if (err instanceof MultipartError) return ex.error(400, err.code, err.message, true);
+        // Answered before the body is read: drained so that clients still sending see it.
+        if (err instanceof MultipartError) return ex.rejectUpload(400, err.code, err.message);
         throw err;
       }
-      withBody(ex, req, limits.maxUploadBytes, (body) => {
+      withBody(ex, limits.maxUploadBytes, (body) => {
         let image: Buffer;
         try {
           image = findFilePart(body, contentType).data;
@@ -72,8 +74,8 @@ export function apiHandlers(deps: ApiDeps, gate: Gate, limits: HandlerLimits): R
       });
     },
 
-    addCamera: (ex, req) => {
-      withBody(ex, req, MAX_JSON_BYTES, (body) => {
+    addCamera: (ex) => {
+      withBody(ex, MAX_JSON_BYTES, (body) => {
         let input: unknown;
         try {
           input = JSON.parse(body.toString('utf8'));
@@ -89,7 +91,7 @@ export function apiHandlers(deps: ApiDeps, gate: Gate, limits: HandlerLimits): R
       if (id === null) return ex.error(400, 'bad_request', 'malformed camera id');
       const removed = await deps.cameras.remove(id);
       if (removed) ex.send(204, undefined);
-      else ex.error(404, 'not_found', `no camera ${JSON.stringify(id)}`);
+      else ex.error(404, 'not_found', `no camera ${quoteShort(id)}`);
     },
 
     cameraPreview: async (ex, req) => {
@@ -97,7 +99,7 @@ export function apiHandlers(deps: ApiDeps, gate: Gate, limits: HandlerLimits): R
       if (id === null) return ex.error(400, 'bad_request', 'malformed camera id');
       const shot = await deps.previews.preview(id);
       if (shot === null) {
-        ex.send(503, JSON.stringify({ error: { code: 'no_frame', message: `camera ${JSON.stringify(id)} has no frame yet` } }), [
+        ex.send(503, JSON.stringify({ error: { code: 'no_frame', message: `camera ${quoteShort(id)} has no frame yet` } }), [
           ['Content-Type', 'application/json'],
           ['Retry-After', '1'],
           ['Cache-Control', 'no-store'],
@@ -115,6 +117,17 @@ export function apiHandlers(deps: ApiDeps, gate: Gate, limits: HandlerLimits): R
   };
 }
 
+/**
+ * Ambiguous framing is how one body smuggles a second request. uWS parses
+ * on after a synchronous answer (even one that closes), so the 400 goes out
+ * a tick later: if more request bytes are already there, uWS closes the
+ * connection while this response is pending, and the smuggled request is
+ * never served.
+ */
+function refuseMalformed(ex: Exchange, problem: string): void {
+  setImmediate(() => ex.error(400, 'bad_request', `malformed request: ${problem}`, true));
+}
+
 /** A decoded path parameter, or null when its percent-encoding is malformed. */
 function pathParam(req: HttpRequest, index: number): string | null {
   try {
@@ -126,16 +139,15 @@ function pathParam(req: HttpRequest, index: number): string | null {
 
 /**
  * Reads the body under `limit` and hands it to `use`; answers 400 for no
- * body, 413 (closing the connection) past the limit. Must run synchronously
- * in the route handler.
+ * body, 413 past the limit (read by every client, see rejectUpload), 408
+ * (closing) for a body that trickles in slower than the request timeout.
+ * Must run synchronously in the route handler.
  */
-function withBody(ex: Exchange, req: HttpRequest, limit: number, use: (body: Buffer) => void | Promise<void>): void {
-  const length = declaredLength(req);
-  const chunked = req.getHeader('transfer-encoding') !== '';
-  if (Number.isNaN(length)) return ex.error(400, 'bad_request', 'malformed Content-Length', true);
-  if (length === null && !chunked) return ex.error(400, 'empty_body', 'request has no body');
-  readBody(ex, length, limit, (outcome: BodyOutcome) => {
-    if (outcome.kind === 'too_large') return ex.error(413, 'payload_too_large', `request body exceeds ${limit} bytes`, true);
+function withBody(ex: Exchange, limit: number, use: (body: Buffer) => void | Promise<void>): void {
+  if (!ex.hasBody && ex.contentLength === null) return ex.error(400, 'empty_body', 'request has no body');
+  readBody(ex, limit, (outcome: BodyOutcome) => {
+    if (outcome.kind === 'too_large') return ex.rejectUpload(413, 'payload_too_large', `request body exceeds ${limit} bytes`);
+    if (outcome.kind === 'timeout') return ex.error(408, 'request_timeout', `request body not received within ${ex.ctx.requestTimeoutMs / 1000} s`, true);
     if (outcome.kind === 'empty') return ex.error(400, 'empty_body', 'request has no body');
     try {
       const pending = use(outcome.body);

@@ -23,6 +23,7 @@ import { SseHub, sseFrame } from './sse.js';
 import { StaticFiles, type StaticFile } from './static-files.js';
 import { WsHub } from './ws.js';
 import type { SlowClientPolicy } from './slow-client.js';
+import { quoteShort } from '../config/echo.js';
 
 export interface ServerOptions {
   host: string;
@@ -34,10 +35,21 @@ export interface ServerOptions {
   /** API keys and their settings; absent or no keys = no authentication. */
   auth?: AuthOptions;
   sseHeartbeatMs: number;
+  /** A request body must arrive within this (default 30 s). */
+  requestTimeoutMs?: number;
+  /** After an early refusal, bytes and time spent reading and discarding the rest of the body (defaults 32 MiB, 10 s). */
+  refusalDrainBytes?: number;
+  refusalDrainMs?: number;
   /** Per SSE/WebSocket client: bytes waiting to be sent above which its events are dropped. */
   clientMaxBufferedBytes: number;
   /** Time a client may stay over clientMaxBufferedBytes before it is disconnected (default 30 s). */
   slowClientDisconnectMs?: number;
+  /**
+   * A stream client that has not taken what was sent to it (SSE: bytes not
+   * yet drained; WebSocket: a ping unanswered) for this long is disconnected
+   * (default slowClientDisconnectMs).
+   */
+  clientMaxLagMs?: number;
   /** Dashboard and docs files; default `<project>/src/api/static`. */
   staticDir?: string;
   /** Swagger UI files; default the installed `swagger-ui-dist` package, null to disable. */
@@ -68,6 +80,9 @@ export interface RunningServer {
 }
 
 const DEFAULT_SLOW_CLIENT_DISCONNECT_MS = 30_000;
+const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
+const DEFAULT_REFUSAL_DRAIN_BYTES = 32 * 1024 * 1024;
+const DEFAULT_REFUSAL_DRAIN_MS = 10_000;
 // LIBUS_LISTEN_EXCLUSIVE_PORT: without it a second server on the same port
 // would silently share it (SO_REUSEPORT) instead of failing.
 const LISTEN_EXCLUSIVE_PORT = 1;
@@ -89,7 +104,13 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
   const uws = loadNativeUws();
   const app = uws.App();
   const origins = new OriginPolicy(opts.corsOrigins);
-  const ctx: HttpContext = { log: opts.logger, origins };
+  const ctx: HttpContext = {
+    log: opts.logger,
+    origins,
+    requestTimeoutMs: opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS,
+    refusalDrainBytes: opts.refusalDrainBytes ?? DEFAULT_REFUSAL_DRAIN_BYTES,
+    refusalDrainMs: opts.refusalDrainMs ?? DEFAULT_REFUSAL_DRAIN_MS,
+  };
   const auth = opts.auth;
   const gate = new Gate({
     keys: auth?.keys ?? [],
@@ -107,9 +128,11 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
   };
   const counters = { published: 0, dropped: 0 };
   const reportClients = (): void => opts.onClients?.(sse.size, ws.size);
-  const sse = new SseHub(policy, reportClients);
+  const maxLagMs = opts.clientMaxLagMs ?? policy.disconnectAfterMs;
+  const sse = new SseHub(policy, reportClients, maxLagMs);
   const ws = new WsHub(app, {
     policy,
+    maxLagMs,
     log: opts.logger,
     cameraIds: () => deps.cameras.list().map((camera) => camera.id),
     onCountChange: reportClients,
@@ -151,7 +174,7 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
     const now = Date.now();
     sse.sweep(now);
     ws.sweep(now);
-  }, Math.max(10, Math.min(1000, Math.floor(policy.disconnectAfterMs / 4))));
+  }, Math.max(10, Math.min(1000, Math.floor(Math.min(policy.disconnectAfterMs, maxLagMs) / 4))));
   heartbeat.unref();
   sweeper.unref();
 
@@ -212,8 +235,8 @@ function registerRoute(app: TemplatedApp, ctx: HttpContext, gate: Gate, info: Ro
     const admission = gate.admit(info, requestView(ex.res, req));
     if (admission.ok) return handler(ex, req, admission.principal);
     const { status, code, message, headers } = admission.refusal;
-    // A refused upload is not read: close rather than parse its body as a next request.
-    ex.send(status, errorBody(code, message), [['Content-Type', 'application/json'], ...headers], info.method === 'POST');
+    // A refused upload is answered at once and its body drained, so clients still sending read the 401/403.
+    ex.rejectUpload(status, code, message, headers);
   });
   if (info.method === 'GET') app.get(pattern, wrapped);
   else if (info.method === 'POST') app.post(pattern, wrapped);
@@ -251,7 +274,7 @@ type StaticRouteId = 'dashboard' | 'docs' | 'openapi' | 'dashboardAsset' | 'swag
 function staticHandlers(files: StaticFiles, swaggerUi: StaticFiles): Record<StaticRouteId, Handler> {
   const serve = (ex: Exchange, source: StaticFiles, relative: string): Promise<void> =>
     source.get(relative).then((file: StaticFile | null) => {
-      if (file === null) ex.error(404, 'not_found', `no such file ${ex.path}`);
+      if (file === null) ex.error(404, 'not_found', `no such file ${quoteShort(ex.path, 128)}`);
       else ex.send(200, file.body, [['Content-Type', file.contentType], ['Cache-Control', 'no-cache']]);
     });
   return {
@@ -268,7 +291,7 @@ function registerFallbacks(app: TemplatedApp, ctx: HttpContext): void {
     '/*',
     route(ctx, (ex) => {
       const methods = methodsForPath(ex.path);
-      if (methods.length === 0) return ex.error(404, 'not_found', `no route ${ex.path}`);
+      if (methods.length === 0) return ex.error(404, 'not_found', `no route ${quoteShort(ex.path, 128)}`);
       ex.res.cork(() => {
         ex.writeHead(204, [
           ['Allow', [...methods, 'OPTIONS'].join(', ')],
@@ -290,8 +313,8 @@ function registerFallbacks(app: TemplatedApp, ctx: HttpContext): void {
     route(ctx, (ex) => {
       if (ex.path === '/ws') return ex.error(426, 'upgrade_required', 'GET /ws expects a WebSocket upgrade');
       const methods = methodsForPath(ex.path);
-      if (methods.length === 0) return ex.error(404, 'not_found', `no route ${ex.method} ${ex.path}`);
-      ex.send(405, JSON.stringify({ error: { code: 'method_not_allowed', message: `${ex.method} is not allowed on ${ex.path}` } }), [
+      if (methods.length === 0) return ex.error(404, 'not_found', `no route ${ex.method} ${quoteShort(ex.path, 128)}`);
+      ex.send(405, JSON.stringify({ error: { code: 'method_not_allowed', message: `${ex.method} is not allowed on ${quoteShort(ex.path, 128)}` } }), [
         ['Content-Type', 'application/json'],
         ['Allow', methods.join(', ')],
       ]);

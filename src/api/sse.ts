@@ -7,9 +7,9 @@
  */
 import type { StreamEvent } from '../contracts/events.js';
 import type { Exchange } from './http.js';
-import { judgeSlowClient, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
+import { judgeSlowClient, lagExceeded, type LagState, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
 
-interface SseClient extends SlowClientState {
+interface SseClient extends SlowClientState, LagState {
   ex: Exchange;
   /** null: every camera. */
   cameras: ReadonlySet<string> | null;
@@ -39,6 +39,8 @@ export class SseHub {
   constructor(
     private readonly policy: SlowClientPolicy,
     private readonly onCountChange: () => void,
+    /** A client with bytes it has not taken for this long is disconnected. */
+    private readonly maxLagMs: number = policy.disconnectAfterMs,
   ) {}
 
   get size(): number {
@@ -47,7 +49,7 @@ export class SseHub {
 
   /** Starts the event stream on `ex` and replays `backlog` (already in id order). */
   open(ex: Exchange, cameras: ReadonlySet<string> | null, backlog: readonly StreamEvent[]): number {
-    const client: SseClient = { ex, cameras, pending: 0, overSince: 0 };
+    const client: SseClient = { ex, cameras, pending: 0, overSince: 0, behindSince: 0 };
     const res = ex.res;
     ex.onAbort(() => this.remove(client));
     res.onWritable(() => {
@@ -84,10 +86,15 @@ export class SseHub {
     for (const client of this.clients) if (client.pending === 0) this.write(client, PING);
   }
 
-  /** Disconnects clients that stayed over the buffer limit too long. */
+  /**
+   * Disconnects clients that stayed over the buffer limit too long, or that
+   * have not taken what was written to them for maxLagMs (pending is reset
+   * only when uWS reports the socket drained).
+   */
   sweep(now: number): void {
     for (const client of this.clients) {
-      if (judgeSlowClient(this.policy, client, client.pending, now) === 'disconnect') {
+      const lagging = lagExceeded(this.maxLagMs, client, client.pending > 0, now);
+      if (judgeSlowClient(this.policy, client, client.pending, now) === 'disconnect' || lagging) {
         this.remove(client);
         client.ex.res.close();
       }

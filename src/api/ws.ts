@@ -8,7 +8,7 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Refusal } from './auth/gate.js';
-import { judgeSlowClient, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
+import { judgeSlowClient, lagExceeded, type LagState, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
 
 export const ALL_TOPIC = 'camera/*';
 
@@ -16,7 +16,9 @@ export function cameraTopic(id: string): string {
   return `camera/${id}`;
 }
 
-interface WsUser extends SlowClientState {
+interface WsUser extends SlowClientState, LagState {
+  /** When the unanswered ping was sent (0 = none): its pong proves everything before it was read. */
+  pingSentAt: number;
   all: boolean;
   cameras: Set<string>;
   openedAt: number;
@@ -57,6 +59,8 @@ export function parseCommand(text: string): WsCommand | string {
 
 export interface WsHubOptions {
   policy: SlowClientPolicy;
+  /** A socket behind (unsent bytes, or an unanswered ping) this long is disconnected; default policy.disconnectAfterMs. */
+  maxLagMs?: number;
   log: Logger;
   /** Known camera ids, to narrow "all" when a client unsubscribes some. */
   cameraIds: () => string[];
@@ -86,6 +90,9 @@ export class WsHub {
       closeOnBackpressureLimit: 0,
       idleTimeout: 120,
       sendPingsAutomatically: true,
+      pong: (ws) => {
+        ws.getUserData().pingSentAt = 0;
+      },
       upgrade: (res, req, context) => this.upgrade(res, req, context),
       open: (ws) => {
         const user = ws.getUserData();
@@ -125,12 +132,26 @@ export class WsHub {
     return drops;
   }
 
-  /** Disconnects sockets that stayed over the buffer limit too long. */
+  /**
+   * Disconnects sockets that stayed over the buffer limit too long, or that
+   * have not answered a ping for maxLagMs: the ping queues behind every event
+   * sent before it, so its pong measures what the client has actually read,
+   * which the server's buffer cannot show while the kernel still takes bytes.
+   */
   sweep(now: number): void {
+    const maxLagMs = this.opts.maxLagMs ?? this.opts.policy.disconnectAfterMs;
     for (const ws of this.sockets) {
-      if (judgeSlowClient(this.opts.policy, ws.getUserData(), ws.getBufferedAmount(), now) === 'disconnect') {
+      const user = ws.getUserData();
+      const buffered = ws.getBufferedAmount();
+      const lagging = lagExceeded(maxLagMs, user, buffered > 0 || user.pingSentAt > 0, now, user.pingSentAt);
+      if (judgeSlowClient(this.opts.policy, user, buffered, now) === 'disconnect' || lagging) {
         // close(), not end(): a close frame would queue behind the backlog.
         ws.close();
+        continue;
+      }
+      if (user.pingSentAt === 0) {
+        ws.ping();
+        user.pingSentAt = now;
       }
     }
   }
@@ -148,7 +169,7 @@ export class WsHub {
     }
     const filter = req.getQuery('camera') ?? '';
     const ids = filter === '' ? [] : filter.split(',').filter((id) => id !== '');
-    const user: WsUser = { all: ids.length === 0, cameras: new Set(ids), overSince: 0, openedAt: Date.now(), path: req.getUrl() };
+    const user: WsUser = { all: ids.length === 0, cameras: new Set(ids), overSince: 0, behindSince: 0, pingSentAt: 0, openedAt: Date.now(), path: req.getUrl() };
     res.upgrade(
       user,
       req.getHeader('sec-websocket-key'),

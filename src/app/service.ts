@@ -6,7 +6,8 @@
  * drain inference, flush capture.
  */
 import type { AppConfig, CameraConfig } from '../config/schema.js';
-import { ConfigError, parseCamera } from '../config/load.js';
+import { applyFpsLimit, ConfigError, parseCamera } from '../config/load.js';
+import { checkCameraSource, SourcePolicyError } from '../ingest/source-policy.js';
 import { FrameArena } from '../frames/ring.js';
 import { resolveModel } from '../models/registry.js';
 import type { ResolvedModel } from '../models/types.js';
@@ -26,6 +27,7 @@ import { startEmfReporter } from '../telemetry/emf.js';
 import { emptyAuthMetrics, type MetricsSnapshot } from '../telemetry/snapshot.js';
 import { logger as rootLogger, type Logger } from '../telemetry/logger.js';
 import { VERSION } from './version.js';
+import { quoteShort } from '../config/echo.js';
 
 export const DEMO_CAMERA: CameraConfig = {
   id: 'demo',
@@ -88,7 +90,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
 
   const captureMaxSide = (camera: CameraConfig): number =>
     capture && (camera.capture?.enabled ?? config.capture.inference) ? config.capture.max_side || 1_000_000 : 0;
-  const cameras = new CameraManager({ arena, streams: config.streams, input, captureMaxSide });
+  const cameras = new CameraManager({ arena, streams: config.streams, input, captureMaxSide, log: log.child({ component: 'ingest' }) });
   cameras.onStateChange((id, state, error) => log.info({ camera: id, state, error }, 'camera state'));
 
   engine.onResult((result) => {
@@ -103,8 +105,9 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     capture.offer({ camera: camera.config, event, image: camera.captureFrame(event.frame), sourceSize: width > 0 ? { width, height } : undefined });
   }
 
-  async function addCamera(camera: CameraConfig): Promise<CameraStatus> {
-    const handle = await cameras.add(camera);
+  // Cameras from the API give up after a budget of failures (and free their slot); configured ones retry forever.
+  async function addCamera(camera: CameraConfig, fromApi: boolean): Promise<CameraStatus> {
+    const handle = await cameras.add(camera, { maxFailures: fromApi ? config.streams.api_camera_max_failures : 0 });
     engine.attachCamera(handle.id, handle.ringIndex);
     return cameraStatus(handle.id) as CameraStatus;
   }
@@ -125,10 +128,24 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     return { ...status, fps_out: out.fps_out, frames_out: out.frames_out, drops: { ...status.drops, ...out.drops }, latency_ms: out.latency_ms };
   }
 
+  cameras.onGiveUp((id) => {
+    log.warn({ camera: id, error: cameras.get(id)?.status().last_error }, 'camera gave up retrying; its slot is free');
+    void engine
+      .detachCamera(id)
+      .then(() => cameras.retire(id))
+      .catch((err: unknown) => log.error({ camera: id, err: (err as Error).message }, 'camera could not be retired'));
+  });
+
+  // Ports this service listens on; a camera URL pointing at one of them on this machine is refused.
+  const ownPorts: number[] = [config.server.port];
+  const sourceCheck = { sources: config.sources, ownPorts };
+
   const initial = config.cameras.length > 0 ? config.cameras : config.streams.demo_camera ? [DEMO_CAMERA] : [];
   for (const camera of initial) {
     try {
-      await addCamera(camera);
+      // The demo camera's test source is the service's own; operator cameras are trusted unless configured otherwise.
+      if (camera !== DEMO_CAMERA && config.sources.check_config_cameras) await checkCameraSource(camera.url, sourceCheck);
+      await addCamera(camera, false);
     } catch (err) {
       // One bad camera must not keep the others (or the API) down.
       log.error({ camera: camera.id, err: (err as Error).message }, 'camera could not start');
@@ -194,18 +211,21 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     },
     cameras: {
       list: () => cameras.list().map((h) => cameraStatus(h.id) as CameraStatus),
+      limits: () => ({ max_cameras: cameras.limit, active_cameras: cameras.active, max_fps: config.streams.max_fps }),
       configs: () => cameras.list().map((h) => h.config),
       add: async (body) => {
         let camera: CameraConfig;
         try {
-          camera = parseCamera(body, 'camera', 'request');
+          camera = applyFpsLimit(parseCamera(body, 'camera', 'request'), config.streams, 'camera', 'request');
+          await checkCameraSource(camera.url, sourceCheck);
         } catch (err) {
           if (err instanceof ConfigError) throw new HttpError(400, err.message, 'invalid_camera');
+          if (err instanceof SourcePolicyError) throw new HttpError(400, err.message, 'source_not_allowed');
           throw err;
         }
-        if (cameras.get(camera.id)) throw new HttpError(409, `camera ${JSON.stringify(camera.id)} already exists`, 'camera_exists');
+        if (cameras.get(camera.id)) throw new HttpError(409, `camera ${quoteShort(camera.id)} already exists`, 'camera_exists');
         try {
-          return await addCamera(camera);
+          return await addCamera(camera, true);
         } catch (err) {
           throw new HttpError(/max_cameras|no free ring/i.test((err as Error).message) ? 503 : 400, (err as Error).message, 'camera_not_started');
         }
@@ -215,7 +235,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     events,
     previews: {
       preview: async (id) => {
-        if (!cameras.get(id)) throw new HttpError(404, `no camera ${JSON.stringify(id)}`, 'not_found');
+        if (!cameras.get(id)) throw new HttpError(404, `no camera ${quoteShort(id)}`, 'not_found');
         const shot = await engine.requestSnapshot(id, 2000);
         return shot ? { ...(await renderPreview(shot)), frame: shot.frameNo } : null;
       },
@@ -241,14 +261,20 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       maxFailuresPerMinute: auth.max_failures_per_minute,
       trustProxy: config.server.trust_proxy,
     },
+    requestTimeoutMs: config.server.request_timeout_s * 1000,
+    refusalDrainBytes: config.server.refusal_drain_bytes,
+    refusalDrainMs: config.server.refusal_drain_s * 1000,
     sseHeartbeatMs: config.streams.sse_heartbeat_ms,
     clientMaxBufferedBytes: config.streams.client_max_buffered_bytes,
+    slowClientDisconnectMs: config.streams.client_max_lag_s * 1000,
+    clientMaxLagMs: config.streams.client_max_lag_s * 1000,
     logger: log.child({ component: 'http' }),
     onClients: (sse: number, ws: number) => {
       clientCounters.sse_clients = sse;
       clientCounters.ws_clients = ws;
     },
   });
+  ownPorts.push(server.port);
   log.info({ host: listenPlan.host, port: server.port, auth: auth.keys.length > 0 ? `${auth.keys.length} API key(s)` : 'off' }, 'listening');
 
   const stopEmf = config.telemetry.emf_interval_s > 0

@@ -23,6 +23,7 @@ import { captureStem } from './layout.js';
 import { removeCaptureGroup, scanCaptures, writeFileAtomic, type CaptureGroup } from './local-store.js';
 import { RetainedCaptures } from './retention.js';
 import { S3Uploader, type RetryPolicy } from './s3-uploader.js';
+import { redactUrl } from '../contracts/redact.js';
 
 export interface CaptureImage {
   /** Packed RGB, width × height × 3 bytes; copied before `offer` returns. */
@@ -81,18 +82,8 @@ export interface CaptureRecord {
 
 const RETENTION_SWEEP_MS = 60_000;
 
-/** Removes credentials so they never land on disk or in a bucket. */
-export function redactUrl(url: string): string {
-  try {
-    const parsed = new URL(url);
-    if (!parsed.username && !parsed.password) return url;
-    parsed.username = '';
-    parsed.password = '';
-    return parsed.toString();
-  } catch {
-    return url; // a file path or device name
-  }
-}
+// Credentials never land on disk or in a bucket.
+export { redactUrl };
 
 const round2 = (v: number): number => Math.round(v * 100) / 100;
 

@@ -9,7 +9,8 @@ import { Ajv, type ErrorObject, type ValidateFunction } from 'ajv';
 import type { TSchema } from '@sinclair/typebox';
 import { parse as parseYaml } from 'yaml';
 import { apiKeyFromEntry, parseApiKeyList } from './api-keys.js';
-import { AppConfigSchema, CAMERA_DEFAULTS, CameraSchema, ENV_KEYS, defaultConfig, type AppConfig, type CameraConfig, type EngineConfig, type KeyAnnotations } from './schema.js';
+import { quoteShort } from './echo.js';
+import { AppConfigSchema, CAMERA_DEFAULTS, CameraSchema, ENV_KEYS, defaultConfig, type AppConfig, type CameraConfig, type EngineConfig, type KeyAnnotations, type StreamsConfig } from './schema.js';
 
 export { ENV_KEYS };
 
@@ -29,8 +30,9 @@ type Node = TSchema & KeyAnnotations;
 /** Variables read besides ENV_KEYS (a second source for a key that has its own variable). */
 export const EXTRA_ENV_KEYS: Readonly<Record<string, string>> = { APP_API_KEYS_FILE: 'server.auth.keys' };
 
+/** Values in messages are quoted, escaped and cut short: they may come from an API client. */
 function describe(value: unknown): string {
-  return JSON.stringify(value) ?? String(value);
+  return quoteShort(value);
 }
 
 /** A value as an error may show it: never a credential. */
@@ -111,6 +113,13 @@ export function parseCamera(input: unknown, path: string, source: string): Camer
   }
   check(validateCamera, camera, source, path);
   return camera;
+}
+
+/** Refuses or clamps (streams.fps_over_max) a camera asking for more than streams.max_fps. */
+export function applyFpsLimit(camera: CameraConfig, streams: Pick<StreamsConfig, 'max_fps' | 'fps_over_max'>, path: string, source: string): CameraConfig {
+  if (camera.fps <= streams.max_fps) return camera;
+  if (streams.fps_over_max === 'clamp') return { ...camera, fps: streams.max_fps };
+  throw new ConfigError(`${source}: ${path}.fps = ${camera.fps} is over the limit; allowed: 0 (the default rate) to ${streams.max_fps} (streams.max_fps)`);
 }
 
 /** Checks engine settings that did not come through loadConfig (library use, tests) by the same schema. */
@@ -203,6 +212,10 @@ function crossChecks(config: AppConfig): void {
     if (seen.has(camera.id)) throw new ConfigError(`config: cameras contains the id ${describe(camera.id)} twice; allowed: unique ids`);
     seen.add(camera.id);
   }
+  if (config.streams.default_fps > config.streams.max_fps) {
+    throw new ConfigError(`config: streams.default_fps = ${config.streams.default_fps} is invalid; allowed: ≤ streams.max_fps (${config.streams.max_fps})`);
+  }
+  config.cameras = config.cameras.map((camera, i) => applyFpsLimit(camera, config.streams, `cameras[${i}]`, 'config'));
   const { initial_ms, max_ms } = config.streams.reconnect;
   if (max_ms < initial_ms) {
     throw new ConfigError(`config: streams.reconnect.max_ms = ${max_ms} is invalid; allowed: ≥ streams.reconnect.initial_ms (${initial_ms})`);
@@ -214,7 +227,7 @@ function readYaml(path: string): unknown {
   try {
     text = readFileSync(path, 'utf8');
   } catch (err) {
-    throw new ConfigError(`APP_CONFIG_PATH = ${describe(path)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); allowed: a readable YAML file`);
+    throw new ConfigError(`APP_CONFIG_PATH = ${JSON.stringify(path)} cannot be read (${(err as NodeJS.ErrnoException).code ?? 'error'}); allowed: a readable YAML file`);
   }
   try {
     return parseYaml(text);

@@ -50,6 +50,8 @@ export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', '
 export const PROVIDERS = ['auto', 'cpu', 'cuda'] as const;
 export const RTSP_TRANSPORTS = ['tcp', 'udp'] as const;
 export const API_ROLES = ['read', 'admin'] as const;
+export const FPS_OVER_MAX = ['refuse', 'clamp'] as const;
+export const SOURCE_KINDS = ['rtsp', 'rtsps', 'http', 'https', 'file', 'device'] as const;
 
 /** An API key as the config holds it: only its SHA-256 (a `key:` entry in YAML or APP_API_KEYS is hashed when loaded). */
 const ApiKeySchema = section(
@@ -98,6 +100,13 @@ const ServerSchema = section({
   ),
   trust_proxy: env('APP_TRUST_PROXY', Type.Boolean({ default: false, description: 'client IP from the last X-Forwarded-For entry (behind a load balancer)' })),
   auth: AuthSchema,
+  request_timeout_s: Type.Number({ default: 30, minimum: 1, maximum: 3600, description: 'a request body must arrive within this; slower (slow-loris) uploads get 408 and are cut' }),
+  refusal_drain_bytes: Type.Integer({
+    default: 32 * 1024 * 1024,
+    minimum: 0,
+    description: 'after an early 413/401/403/400 on an upload, the rest of the body is read and discarded up to this many bytes, so clients that send before reading (Python http.client, fetch) see the answer',
+  }),
+  refusal_drain_s: Type.Number({ default: 10, minimum: 0, maximum: 300, description: 'and for at most this long' }),
   shutdown_deadline_ms: env('APP_SHUTDOWN_DEADLINE_MS', Type.Integer({ default: 20_000, minimum: 1, description: 'on SIGTERM/SIGINT, exit 1 if the clean stop takes longer' })),
 });
 
@@ -137,8 +146,15 @@ const ReconnectSchema = section({
 
 const StreamsSchema = section({
   ring_slots: Type.Integer({ default: 4, minimum: 3, maximum: 64, description: 'frame slots per camera (≥ 3: one written, one read, one ready)' }),
-  max_cameras: Type.Integer({ default: 16, minimum: 1, maximum: 1024, description: 'rings reserved in the shared frame arena' }),
-  default_fps: Type.Number({ default: 5, minimum: 0.01, maximum: 240, description: 'frames per second sampled per camera when a camera sets none' }),
+  max_cameras: env('APP_MAX_CAMERAS', Type.Integer({ default: 16, minimum: 1, maximum: 1024, description: 'cameras running or retrying at once (rings reserved in the shared frame arena)' })),
+  default_fps: Type.Number({ default: 5, minimum: 0.01, maximum: 240, description: 'frames per second sampled per camera when a camera sets none (≤ max_fps)' }),
+  max_fps: env('APP_MAX_FPS', Type.Number({ default: 30, minimum: 0.01, maximum: 240, description: 'highest fps a camera may ask for' })),
+  fps_over_max: oneOf(FPS_OVER_MAX, { default: 'refuse', description: 'a camera over max_fps: refuse (400 / config error) | clamp (run at max_fps)' }),
+  api_camera_max_failures: Type.Integer({
+    default: 20,
+    minimum: 0,
+    description: 'API-added cameras give up after this many failures in a row, free their slot and stay listed as `error` until deleted (0 = never); configured cameras always retry',
+  }),
   reconnect: ReconnectSchema,
   stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted' }),
   frozen_after_ms: Type.Number({ default: 10_000, minimum: 0, description: 'identical pictures this long → camera reported `frozen` (0 = off)' }),
@@ -147,6 +163,35 @@ const StreamsSchema = section({
   sse_heartbeat_ms: Type.Number({ default: 15_000, minimum: 100, description: 'SSE comment line sent when no event went out for this long' }),
   event_history: Type.Integer({ default: 256, minimum: 0, maximum: 100_000, description: 'events kept for SSE Last-Event-ID resume' }),
   client_max_buffered_bytes: Type.Integer({ default: 1024 * 1024, minimum: 1024, description: 'a slower SSE/WebSocket client loses events past this' }),
+  client_max_lag_s: env(
+    'APP_CLIENT_MAX_LAG_S',
+    Type.Number({ default: 10, minimum: 0.1, maximum: 3600, description: 'a stream client this far behind (WebSocket: unanswered ping; SSE: bytes its socket would not take) is disconnected' }),
+  ),
+});
+
+/**
+ * Which camera sources POST /cameras may add. Cameras in the config file are
+ * the operator's and trusted unless check_config_cameras is set; the demo
+ * camera's test source is built by the service, never parsed from a URL.
+ */
+const SourcesSchema = section({
+  allowed_schemes: env(
+    'APP_SOURCE_SCHEMES',
+    Type.Array(oneOf(SOURCE_KINDS, { default: 'rtsp' }), {
+      default: [...SOURCE_KINDS],
+      allowed: `a list of ${SOURCE_KINDS.join(', ')}`,
+      description: 'kinds of source the API may add; lavfi graphs and ffmpeg protocols (concat:, subfile:, pipe:, data:, tcp:, udp:, …) never',
+    }),
+  ),
+  file_dirs: env('APP_SOURCE_FILE_DIRS', Type.Array(Type.String({ minLength: 1 }), { default: [], description: 'local video files may be added only from below these directories (none by default)' })),
+  allowed_hosts: env(
+    'APP_SOURCE_HOSTS',
+    Type.Array(Type.String({ minLength: 1 }), {
+      default: [],
+      description: 'if set, only these camera hosts (exact, or *.example.com); link-local/metadata addresses and this service itself are refused regardless',
+    }),
+  ),
+  check_config_cameras: Type.Boolean({ default: false, description: 'apply the same policy to cameras from the config file and APP_RTSP_URL' }),
 });
 
 const CameraCaptureSchema = section({
@@ -216,6 +261,7 @@ export const AppConfigSchema = section({
   model: ModelSchema,
   engine: EngineSchema,
   streams: StreamsSchema,
+  sources: SourcesSchema,
   rtsp_url: env('APP_RTSP_URL', Type.String({ default: '', description: 'one-camera shortcut (the seed variable); becomes camera `default`' })),
   cameras: Type.Array(CameraSchema, { default: [], allowed: 'a list of cameras', description: 'cameras started at boot (more through the camera API)', example_yaml: CAMERAS_EXAMPLE }),
   capture: CaptureSchema,
@@ -231,6 +277,7 @@ export type ModelConfig = Static<typeof ModelSchema>;
 export type EngineConfig = Static<typeof EngineSchema>;
 export type ReconnectConfig = Static<typeof ReconnectSchema>;
 export type StreamsConfig = Static<typeof StreamsSchema>;
+export type SourcesConfig = Static<typeof SourcesSchema>;
 export type CameraCaptureOverride = Static<typeof CameraCaptureSchema>;
 export type CameraConfig = Static<typeof CameraSchema>;
 export type S3Config = Static<typeof S3Schema>;

@@ -15,6 +15,7 @@ import { resolveFfmpegPath } from './ffmpeg-path.js';
 import { sourceKindOf } from './source.js';
 import type { CameraState, CameraStatus } from '../contracts/camera.js';
 import type { RingDropReason } from '../contracts/drops.js';
+import { redactUrl } from '../contracts/redact.js';
 
 export { openFrameStream, type FrameStream, type FrameStreamOptions } from './frame-stream.js';
 
@@ -74,6 +75,8 @@ class Camera implements CameraHandle {
   readonly startedAt = new Date().toISOString();
   stopping: Promise<void> | null = null;
   exited = false;
+  /** Set when the camera gave up retrying: its last status, kept while its ring is free for others. */
+  retired: CameraStatus | null = null;
 
   constructor(
     readonly config: CameraConfig,
@@ -89,6 +92,7 @@ class Camera implements CameraHandle {
   }
 
   status(): CameraStatus {
+    if (this.retired) return this.retired;
     const ring = this.arena.ring(this.ringIndex);
     const counters = ring.counters();
     // Newest committed frame's time, read from the ring itself (exact, not a tick old).
@@ -103,7 +107,7 @@ class Camera implements CameraHandle {
     }
     return {
       id: this.id,
-      url: this.config.url,
+      url: redactUrl(this.config.url),
       kind: sourceKindOf(this.config.url),
       state: this.state,
       last_frame_age_ms: newestNo > 0 ? Math.max(0, Date.now() - newestAt) : null,
@@ -128,6 +132,7 @@ class Camera implements CameraHandle {
 export class CameraManager {
   private readonly cameras = new Map<string, Camera>();
   private readonly listeners = new Set<StateListener>();
+  private readonly giveUpListeners = new Set<(id: string) => void>();
   private ffmpegPath: string | undefined;
   private readonly log: Logger;
 
@@ -137,15 +142,34 @@ export class CameraManager {
     installExitHook();
   }
 
-  /** Allocates a ring and starts the camera's decoder worker. Source problems show as the camera's state, not as a throw. */
-  async add(config: CameraConfig): Promise<CameraHandle> {
+  /** Cameras holding a ring (running or retrying); those that gave up do not count. */
+  get active(): number {
+    let n = 0;
+    for (const camera of this.cameras.values()) if (!camera.retired) n++;
+    return n;
+  }
+
+  /** The most cameras that can run at once (streams.max_cameras). */
+  get limit(): number {
+    return this.opts.arena.size;
+  }
+
+  /**
+   * Allocates a ring and starts the camera's decoder worker. Source problems
+   * show as the camera's state, not as a throw. With maxFailures the camera
+   * gives up after that many failures in a row (see onGiveUp).
+   */
+  async add(config: CameraConfig, options: { maxFailures?: number } = {}): Promise<CameraHandle> {
     if (this.cameras.has(config.id)) throw new CameraManagerError(`camera ${JSON.stringify(config.id)} already exists`, 'camera_exists');
     this.ffmpegPath ??= await resolveFfmpegPath();
     if (this.cameras.has(config.id)) throw new CameraManagerError(`camera ${JSON.stringify(config.id)} already exists`, 'camera_exists');
     const { arena, streams, input } = this.opts;
     const ringIndex = arena.allocate(config.id);
     if (ringIndex < 0) {
-      throw new CameraManagerError(`no free ring: all ${arena.size} frame rings are in use (raise streams.max_cameras)`, 'no_free_ring');
+      throw new CameraManagerError(
+        `camera limit reached: ${this.active} of ${arena.size} cameras are running or retrying (streams.max_cameras); cameras that gave up retrying do not count`,
+        'no_free_ring',
+      );
     }
     const init: DecoderInit = {
       arena: arena.handle,
@@ -156,6 +180,7 @@ export class CameraManager {
       ffmpegPath: this.ffmpegPath,
       captureMaxSide: this.opts.captureMaxSide?.(config) ?? 0,
       pidSlot: new SharedArrayBuffer(4),
+      maxFailures: options.maxFailures,
     };
     const entry = workerEntry(import.meta.url, './decoder-worker');
     let worker: Worker;
@@ -185,6 +210,10 @@ export class CameraManager {
   async remove(id: string): Promise<boolean> {
     const camera = this.cameras.get(id);
     if (!camera) return false;
+    if (camera.retired) {
+      this.cameras.delete(id);
+      return true;
+    }
     await this.stop(camera);
     if (this.cameras.get(id) === camera) {
       this.cameras.delete(id);
@@ -199,6 +228,25 @@ export class CameraManager {
 
   list(): CameraHandle[] {
     return [...this.cameras.values()];
+  }
+
+  /** Called when a camera stops retrying; the owner detaches it and calls retire(). */
+  onGiveUp(listener: (id: string) => void): () => void {
+    this.giveUpListeners.add(listener);
+    return () => this.giveUpListeners.delete(listener);
+  }
+
+  /**
+   * Stops a camera that gave up and frees its ring for another camera; it
+   * stays listed with its last status (state `error`) until removed.
+   */
+  async retire(id: string): Promise<void> {
+    const camera = this.cameras.get(id);
+    if (!camera || camera.retired) return;
+    await this.stop(camera);
+    if (this.cameras.get(id) !== camera || camera.retired) return;
+    camera.retired = { ...camera.status(), state: 'error', fps_in: 0, last_frame_age_ms: null };
+    this.opts.arena.free(camera.ringIndex);
   }
 
   onStateChange(listener: StateListener): () => void {
@@ -238,6 +286,9 @@ export class CameraManager {
       case 'log':
         if (message.level === 'warn') this.log.warn({ camera: camera.id }, `ffmpeg: ${message.line}`);
         else this.log.debug({ camera: camera.id }, `ffmpeg: ${message.line}`);
+        break;
+      case 'gave_up':
+        for (const listener of this.giveUpListeners) listener(camera.id);
         break;
       case 'stopped':
         break;

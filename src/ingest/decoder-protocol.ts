@@ -24,6 +24,8 @@ export interface DecoderInit {
    */
   pidSlot: SharedArrayBuffer;
   statusIntervalMs?: number;
+  /** See SupervisorOptions.maxFailures. */
+  maxFailures?: number;
 }
 
 export type ToDecoder = { type: 'stop' };
@@ -41,4 +43,5 @@ export type FromDecoder =
   | { type: 'status'; tick: DecoderTick }
   | { type: 'capture'; handle: CaptureBufferHandle }
   | { type: 'log'; level: FfmpegLogLevel; line: string }
+  | { type: 'gave_up' }
   | { type: 'stopped' };

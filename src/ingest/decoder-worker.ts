@@ -83,6 +83,7 @@ const supervisor = new StreamSupervisor({
   ffmpegPath: init.ffmpegPath,
   output: init.output,
   frames,
+  maxFailures: init.maxFailures,
   capture: init.captureMaxSide > 0 ? { maxSide: init.captureMaxSide, target: captureTarget } : undefined,
   events: {
     onState: (state, error) => post({ type: 'state', state, error }),
@@ -90,6 +91,7 @@ const supervisor = new StreamSupervisor({
     onLog: (level, line) => post({ type: 'log', level, line }),
     onSpawn: (pid) => Atomics.store(pidSlot, 0, pid),
     onExit: (pid) => void Atomics.compareExchange(pidSlot, 0, pid, 0),
+    onGiveUp: () => post({ type: 'gave_up' }),
   },
 });
 

@@ -7,6 +7,7 @@
 import type { CameraConfig } from '../config/schema.js';
 import type { ModelInputSpec } from '../models/types.js';
 import type { ResolvedSource } from './source.js';
+import { protocolWhitelistArgs } from './protocol-whitelist.js';
 
 /** The model input rectangle, or the source's own size. */
 export type OutputGeometry = Pick<ModelInputSpec, 'width' | 'height' | 'resize' | 'pad_value'> | 'original';
@@ -108,6 +109,7 @@ export function buildFfmpegArgs(opts: FfmpegArgsOptions): string[] {
   return [
     // info level: the stream headers (source and output sizes) are parsed from stderr.
     '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'info',
+    ...protocolWhitelistArgs(opts.source),
     ...inputArgs(opts.source, opts.camera, opts.ioTimeoutMs),
     '-an', '-sn', '-dn',
     '-filter_complex', graph,

@@ -202,7 +202,8 @@ export function resolveSource(camera: Pick<CameraConfig, 'url' | 'transport'>, e
       }
       // A Windows drive path is absolute there even though it does not look so here.
       const absolute = isAbsolute(path) || /^[a-z]:[\\/]/i.test(path) ? path : resolve(env.cwd, path);
-      if (!env.fileExists(absolute)) throw new SourceError(`video file not found: ${absolute}`);
+      // The path as given: a resolved relative path would show the working directory.
+      if (!env.fileExists(absolute)) throw new SourceError(`video file not found: ${url.length > 256 ? `${url.slice(0, 256)}…` : url}`);
       return { kind, path: absolute };
     }
   }

@@ -17,6 +17,7 @@ import { FrozenDetector } from './frozen.js';
 import { defaultSourceEnv, endsCleanly, resolveSource, SourceError, type SourceEnv } from './source.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
 import type { CameraState } from '../contracts/camera.js';
+import { secretScrubber } from '../contracts/redact.js';
 
 export type SupervisorStreams = Pick<StreamsConfig, 'default_fps' | 'reconnect' | 'stall_timeout_ms' | 'frozen_after_ms' | 'ffmpeg_log_lines_per_minute'>;
 
@@ -30,6 +31,8 @@ export interface SupervisorEvents {
   /** Each ffmpeg started and ended, so an owner in another thread can kill leftovers. */
   onSpawn?(pid: number): void;
   onExit?(pid: number): void;
+  /** Retrying stopped after maxFailures failures in a row; the state is `error`. */
+  onGiveUp?(): void;
 }
 
 export interface SupervisorOptions {
@@ -45,6 +48,8 @@ export interface SupervisorOptions {
   random?: () => number;
   /** SIGTERM → SIGKILL grace when stopping. */
   stopGraceMs?: number;
+  /** Stop retrying after this many failures in a row (0 or absent = never give up). */
+  maxFailures?: number;
 }
 
 export interface SupervisorStats {
@@ -86,8 +91,11 @@ export class StreamSupervisor {
   private frameBytes = 0;
   private current: Uint8Array | null = null;
   private readonly primary: FrameSink;
+  /** ffmpeg echoes the URL in its messages: its credentials are masked before anything leaves. */
+  private readonly scrub: (text: string) => string;
 
   constructor(private readonly opts: SupervisorOptions) {
+    this.scrub = secretScrubber(opts.camera.url);
     this.backoff = new Backoff(opts.streams.reconnect, opts.random);
     this.frozen = new FrozenDetector(opts.streams.frozen_after_ms);
     const target = opts.frames;
@@ -142,7 +150,8 @@ export class StreamSupervisor {
     return this.stopped;
   }
 
-  private setState(state: CameraState, error: string | null): void {
+  private setState(state: CameraState, rawError: string | null): void {
+    const error = rawError === null ? null : this.scrub(rawError);
     this.lastError = error;
     if (state === this.stateValue) return;
     this.stateValue = state;
@@ -210,7 +219,7 @@ export class StreamSupervisor {
       args,
       sinks,
       logLinesPerMinute: streams.ffmpeg_log_lines_per_minute,
-      onLog: this.opts.events?.onLog,
+      onLog: (level, line) => this.opts.events?.onLog?.(level, this.scrub(line)),
       onSourceSize: (w, h) => {
         this.sourceWidth = w;
         this.sourceHeight = h;
@@ -256,6 +265,12 @@ export class StreamSupervisor {
 
   private schedule(): void {
     if (this.stopping) return;
+    const max = this.opts.maxFailures ?? 0;
+    if (max > 0 && this.backoff.attempts + 1 >= max) {
+      this.setState('error', `gave up after ${max} failures in a row: ${this.lastError ?? 'no frames'}`);
+      this.opts.events?.onGiveUp?.();
+      return;
+    }
     this.retryTimer = setTimeout(() => this.attempt(), this.backoff.next());
   }
 }

@@ -118,6 +118,7 @@ export class TestDeps implements ApiDeps {
 
   cameras = {
     list: (): CameraStatus[] => [...this.cameraMap.values()],
+    limits: () => ({ max_cameras: 16, active_cameras: this.cameraMap.size, max_fps: 30 }),
     add: async (input: unknown): Promise<CameraStatus> => {
       const body = input as { id?: unknown; url?: unknown } | null;
       if (typeof body !== 'object' || body === null || typeof body.id !== 'string' || typeof body.url !== 'string') {

@@ -240,7 +240,7 @@ describe('InferenceCapture', () => {
   });
 
   it('never writes camera credentials', () => {
-    expect(redactUrl('rtsp://admin:hunter2@10.0.0.7:554/h264')).toBe('rtsp://10.0.0.7:554/h264');
+    expect(redactUrl('rtsp://admin:hunter2@10.0.0.7:554/h264')).toBe('rtsp://admin:***@10.0.0.7:554/h264');
     expect(redactUrl('http://cam.local/mjpeg')).toBe('http://cam.local/mjpeg');
     expect(redactUrl('/videos/clip.mp4')).toBe('/videos/clip.mp4');
   });

@@ -33,6 +33,8 @@ export function testConfig(overrides: ConfigOverrides = {}): AppConfig {
   result.server = { ...result.server, host: '127.0.0.1', port: 0, ...(overrides.server ?? {}) };
   result.telemetry = { ...result.telemetry, emf_interval_s: 0, ...(overrides.telemetry ?? {}) };
   result.streams = { ...result.streams, demo_camera: false, ...(overrides.streams ?? {}) };
+  // Tests add the shared clips through the API: allow their directory, as an operator would.
+  result.sources = { ...result.sources, file_dirs: [dirname(SLIDESHOW_360P)], ...(overrides.sources ?? {}) };
   result.log_level = overrides.log_level ?? 'silent';
   return result;
 }

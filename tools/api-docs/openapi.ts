@@ -183,9 +183,18 @@ const schemas: JsonObject = {
     type: 'object',
     required: ['id', 'url'],
     properties: {
-      id: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$', example: 'door' },
-      url: { type: 'string', description: 'rtsp://, http(s)://, a file path, /dev/video*, or lavfi:…', example: 'rtsp://10.0.0.12:554/stream1' },
-      fps: { type: 'number', minimum: 0, description: 'Frames per second sampled; 0 or absent = the default.', example: 5 },
+      id: { type: 'string', pattern: '^[A-Za-z0-9_.-]{1,64}$', example: 'door' },
+      url: {
+        type: 'string',
+        maxLength: 2048,
+        description:
+          'rtsp://, rtsps://, http(s):// (not link-local or cloud metadata addresses, not this service itself, only sources.allowed_hosts when set), ' +
+          'an absolute file path below sources.file_dirs, or a camera device (auto, an index, video=NAME, /dev/videoN), as sources.allowed_schemes allows. ' +
+          'lavfi: graphs and other ffmpeg protocols (concat:, subfile:, pipe:, data:, tcp:, udp:, …) are refused with 400 source_not_allowed. ' +
+          'Credentials in the URL are never shown again: answers, logs and captures carry rtsp://user:***@host/….',
+        example: 'rtsp://10.0.0.12:554/stream1',
+      },
+      fps: { type: 'number', minimum: 0, description: 'Frames per second sampled; 0 or absent = the default. Above streams.max_fps: 400, or clamped when streams.fps_over_max is clamp.', example: 5 },
       transport: { type: 'string', enum: ['tcp', 'udp'], default: 'tcp' },
       loop: { type: 'boolean', description: 'Files: restart at the end instead of ending the camera.' },
     },
@@ -208,7 +217,16 @@ const schemas: JsonObject = {
   CameraList: {
     type: 'object',
     required: ['cameras'],
-    properties: { cameras: { type: 'array', items: ref('CameraStatus') } },
+    properties: { cameras: { type: 'array', items: ref('CameraStatus') }, limits: ref('CameraLimits') },
+  },
+  CameraLimits: {
+    type: 'object',
+    required: ['max_cameras', 'active_cameras', 'max_fps'],
+    properties: {
+      max_cameras: { type: 'integer', description: 'Cameras that may run or retry at once (streams.max_cameras).', example: 16 },
+      active_cameras: { type: 'integer', description: 'Cameras running or retrying now; API cameras that gave up retrying do not count.', example: 2 },
+      max_fps: { type: 'number', description: 'Highest camera fps accepted (streams.max_fps).', example: 30 },
+    },
   },
   StreamToken: {
     type: 'object',
@@ -260,7 +278,7 @@ const operations: Record<RouteId, Operation> = {
   getStreamHealth: {
     tags: ['health'],
     description: 'State, last frame age, fps in/out, drops by reason, reconnects and last error for every camera.',
-    responses: { '200': { description: 'All cameras.', content: json(ref('CameraList'), { cameras: [cameraStatusExample] }) } },
+    responses: { '200': { description: 'All cameras.', content: json(ref('CameraList'), { cameras: [cameraStatusExample], limits: { max_cameras: 16, active_cameras: 1, max_fps: 30 } }) } },
   },
   predict: {
     tags: ['inference'],
@@ -330,17 +348,17 @@ const operations: Record<RouteId, Operation> = {
   },
   listCameras: {
     tags: ['cameras'],
-    responses: { '200': { description: 'All cameras with their status.', content: json(ref('CameraList'), { cameras: [cameraStatusExample] }) } },
+    responses: { '200': { description: 'All cameras with their status.', content: json(ref('CameraList'), { cameras: [cameraStatusExample], limits: { max_cameras: 16, active_cameras: 1, max_fps: 30 } }) } },
   },
   addCamera: {
     tags: ['cameras'],
     requestBody: { required: true, content: json(ref('CameraInput'), { id: 'door', url: 'rtsp://10.0.0.12:554/stream1', fps: 5 }) },
     responses: {
       '201': { description: 'Started.', content: json(ref('CameraStatus'), { ...cameraStatusExample, state: 'connecting', last_frame_age_ms: null, fps_in: 0, fps_out: 0, drops: {}, frames_in: 0, frames_out: 0, reconnects: 0, source_width: 0, source_height: 0, latency_ms: { p50: 0, p95: 0, p99: 0, count: 0 } }) },
-      '400': errorResponse('Invalid input (or body not JSON: invalid_json).', 'invalid_camera', 'camera.url: required'),
+      '400': errorResponse('Invalid input (invalid_camera; body not JSON: invalid_json; a source the policy refuses: source_not_allowed).', 'invalid_camera', 'camera.url: required'),
       '409': errorResponse('A camera with this id exists.', 'camera_exists', 'camera "door" already exists'),
       '413': errorResponse('JSON body over 64 KiB.', 'payload_too_large', 'request body exceeds 65536 bytes'),
-      '503': errorResponse('No free frame ring (streams.max_cameras reached).', 'camera_not_started', 'no free ring'),
+      '503': errorResponse('Camera limit reached (streams.max_cameras; cameras that gave up retrying do not count).', 'camera_not_started', 'camera limit reached: 16 of 16 cameras are running or retrying (streams.max_cameras)'),
     },
   },
   removeCamera: {
