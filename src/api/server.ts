@@ -7,17 +7,17 @@
 import { createRequire } from 'node:module';
 import { dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import type { HttpRequest, HttpResponse, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
+import type { HttpRequest, TemplatedApp, us_listen_socket } from 'uWebSockets.js';
 import type { ApiKeyConfig } from '../config/schema.js';
 import type { ApiDeps } from './deps.js';
-import { Gate, type Refusal } from './auth/gate.js';
+import { Gate } from './auth/gate.js';
 import { OriginPolicy, PREFLIGHT_HEADERS } from './cors.js';
 import type { StreamEvent } from '../contracts/events.js';
 import type { ClientMetrics } from '../telemetry/snapshot.js';
 import type { Logger } from '../telemetry/logger.js';
 import { loadNativeUws } from './native-check.js';
 import { apiHandlers, route, type Handler } from './handlers.js';
-import { errorBody, requestView, statusLine, type Exchange, type HttpContext } from './http.js';
+import { errorBody, requestView, type Exchange, type HttpContext } from './http.js';
 import { methodsForPath, ROUTES, uwsPattern, WEBSOCKET_ROUTE, type HttpRouteId, type RouteInfo } from './routes.js';
 import { SseHub, sseFrame } from './sse.js';
 import { StaticFiles, type StaticFile } from './static-files.js';
@@ -140,7 +140,6 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
       const admission = gate.admit(WS_ROUTE, requestView(res, req));
       return admission.ok ? null : admission.refusal;
     },
-    refuse: (res, refusal) => writeRefusal(res, refusal),
   });
   const countDrops = (n: number): void => {
     if (n === 0) return;
@@ -242,16 +241,6 @@ function registerRoute(app: TemplatedApp, ctx: HttpContext, gate: Gate, info: Ro
   else if (info.method === 'POST') app.post(pattern, wrapped);
   else if (info.method === 'DELETE') app.del(pattern, wrapped);
   else app.options(pattern, wrapped);
-}
-
-/** A refused WebSocket upgrade: a plain JSON HTTP answer instead of 101. */
-function writeRefusal(res: HttpResponse, refusal: Refusal): void {
-  res.cork(() => {
-    res.writeStatus(statusLine(refusal.status));
-    res.writeHeader('Content-Type', 'application/json');
-    for (const [key, value] of refusal.headers) res.writeHeader(key, value);
-    res.end(errorBody(refusal.code, refusal.message), true);
-  });
 }
 
 function streamHandler(deps: ApiDeps, sse: SseHub, countDrops: (n: number) => void): Handler {

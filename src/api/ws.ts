@@ -8,7 +8,12 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Refusal } from './auth/gate.js';
+<<<<<<< HEAD
 import { judgeSlowClient, lagExceeded, type LagState, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
+=======
+import { errorBody, statusLine } from './http.js';
+import { judgeSlowClient, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
+>>>>>>> sec-auth
 
 export const ALL_TOPIC = 'camera/*';
 
@@ -67,8 +72,6 @@ export interface WsHubOptions {
   onCountChange: () => void;
   /** Origin and credential check of the upgrade request; null admits it. */
   admit: (res: HttpResponse, req: HttpRequest) => Refusal | null;
-  /** Answers a refused upgrade. */
-  refuse: (res: HttpResponse, refusal: Refusal) => void;
 }
 
 export class WsHub {
@@ -163,7 +166,13 @@ export class WsHub {
   private upgrade(res: HttpResponse, req: HttpRequest, context: us_socket_context_t): void {
     const refusal = this.opts.admit(res, req);
     if (refusal !== null) {
-      this.opts.refuse(res, refusal);
+      // A plain JSON HTTP answer instead of 101.
+      res.cork(() => {
+        res.writeStatus(statusLine(refusal.status));
+        res.writeHeader('Content-Type', 'application/json');
+        for (const [key, value] of refusal.headers) res.writeHeader(key, value);
+        res.end(errorBody(refusal.code, refusal.message), true);
+      });
       this.opts.log.info({ method: 'GET', path: req.getUrl(), status: refusal.status, latency_ms: 0 }, 'request');
       return;
     }
