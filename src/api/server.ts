@@ -17,7 +17,7 @@ import type { ClientMetrics } from '../telemetry/snapshot.js';
 import type { Logger } from '../telemetry/logger.js';
 import { loadNativeUws } from './native-check.js';
 import { apiHandlers, route, type Handler } from './handlers.js';
-import { errorBody, requestView, type Exchange, type HttpContext } from './http.js';
+import { requestView, type Exchange, type HttpContext } from './http.js';
 import { methodsForPath, ROUTES, uwsPattern, WEBSOCKET_ROUTE, type HttpRouteId, type RouteInfo } from './routes.js';
 import { SseHub, sseFrame } from './sse.js';
 import { StaticFiles, type StaticFile } from './static-files.js';

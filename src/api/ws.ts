@@ -8,12 +8,8 @@
 import type { HttpRequest, HttpResponse, TemplatedApp, WebSocket, WebSocketBehavior, us_socket_context_t } from 'uWebSockets.js';
 import type { Logger } from '../telemetry/logger.js';
 import type { Refusal } from './auth/gate.js';
-<<<<<<< HEAD
-import { judgeSlowClient, lagExceeded, type LagState, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
-=======
 import { errorBody, statusLine } from './http.js';
-import { judgeSlowClient, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
->>>>>>> sec-auth
+import { judgeSlowClient, lagExceeded, type LagState, type SlowClientPolicy, type SlowClientState } from './slow-client.js';
 
 export const ALL_TOPIC = 'camera/*';
 

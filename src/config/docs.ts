@@ -17,8 +17,9 @@ const EXAMPLE_HEADER = `# stream-ml-service configuration. Every key is shown wi
 # An invalid value stops start-up with one line naming the key, the value and what is allowed.
 `;
 
+/** One line of YAML: lists in flow style (`[rtsp, rtsps]`) so they sit beside their key. */
 function scalar(value: unknown): string {
-  return stringify(value).trimEnd();
+  return stringify(value, { collectionStyle: 'flow' }).trimEnd();
 }
 
 function comment(node: Node): string {
