@@ -64,7 +64,7 @@ describe('InferenceCapture', () => {
     const record = JSON.parse(await readFile(join(dir, jsonRel), 'utf8')) as CaptureRecord;
     expect(record).toEqual({
       camera_id: 'front-door',
-      source_url: 'rtsp://127.0.0.1:8554/front-door',
+      source_url: 'rtsp://user:***@127.0.0.1:8554/front-door',
       model: 'yolox_nano',
       model_sha256: MODEL.modelSha256,
       event_id: event.id,
