@@ -167,7 +167,7 @@ export class CameraManager {
     const ringIndex = arena.allocate(config.id);
     if (ringIndex < 0) {
       throw new CameraManagerError(
-        `camera limit reached: ${this.active} of ${arena.size} cameras are running or retrying (streams.max_cameras); cameras that gave up retrying do not count`,
+        `camera limit reached (no free ring): ${this.active} of ${arena.size} cameras are running or retrying (streams.max_cameras); cameras that gave up retrying do not count`,
         'no_free_ring',
       );
     }

@@ -167,7 +167,7 @@ describe('camera source policy through the API', () => {
     expect((await call('POST', '/cameras', { id: 'clip2', url: SLIDESHOW_360P, fps: 2 })).status).toBe(201);
     const full = await call('POST', '/cameras', { id: 'broken', url: `rtsp://admin:${PASSWORD}@127.0.0.1:9/live` });
     expect(full.status).toBe(503);
-    expect(full.json.error?.message).toMatch(/camera limit reached: 3 of 3 .*streams\.max_cameras/);
+    expect(full.json.error?.message).toMatch(/camera limit reached.*: 3 of 3 .*streams\.max_cameras/);
     expect((await call('GET', '/cameras')).json.limits).toEqual({ max_cameras: 3, active_cameras: 3, max_fps: 30 });
   });
 
