@@ -44,6 +44,19 @@ function reason(err: unknown): string {
   return err instanceof Error ? err.message.split('\n')[0] ?? err.message : String(err);
 }
 
+const JPEG_EOI = Buffer.from([0xff, 0xd9]);
+const JPEG_SOS = Buffer.from([0xff, 0xda]);
+
+/**
+ * Whether a JPEG's last scan is followed by its end-of-image marker. Inside
+ * entropy-coded data 0xFF is always stuffed (FF 00) or a restart marker, so
+ * FF D9 after the last start-of-scan is the real end; embedded thumbnails end
+ * before the first scan.
+ */
+export function hasJpegEnd(bytes: Buffer): boolean {
+  return bytes.lastIndexOf(JPEG_EOI) > bytes.lastIndexOf(JPEG_SOS);
+}
+
 export interface DecodedImage {
   /** Packed RGB, HWC, input.width × input.height × 3 bytes. */
   rgb: Buffer;
@@ -58,6 +71,11 @@ export async function decodeImageForModel(
   const format = sniffImageFormat(bytes);
   if (format === undefined) {
     throw new ImageInputError(415, 'unsupported image format: send JPEG, PNG or WebP');
+  }
+  // libjpeg's shrink-on-load (used for model-sized resizes) can decode a cut-off
+  // baseline JPEG without noticing; the missing end-of-image marker does not lie.
+  if (format === 'jpeg' && !hasJpegEnd(bytes)) {
+    throw new ImageInputError(422, 'unreadable jpeg image: truncated (no end-of-image marker after the last scan)');
   }
   // failOn 'truncated': a cut-off file is an error, not a half-grey image.
   const options = { limitInputPixels: limits.maxPixels, failOn: 'truncated' as const };
