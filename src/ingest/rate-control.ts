@@ -1,0 +1,161 @@
+/**
+ * Adaptive sampling rates: gives each camera its weighted fair share of what
+ * the engine measurably infers, so that an overloaded box stops decoding and
+ * scaling frames it would only drop. Pure: the caller feeds one observation
+ * per tick with its own clock (tests drive it), and applies the decisions.
+ *
+ * Hysteresis: rates change only after overload (or spare capacity) has lasted
+ * `sustain_s`, and at most once per `min_change_interval_s`, so a camera's
+ * ffmpeg is not restarted in a storm.
+ */
+
+export interface RateControlSettings {
+  /** Seconds between two rate changes (of any camera). */
+  min_change_interval_s: number;
+  /** Overload or spare capacity must last this long before rates move. */
+  sustain_s: number;
+  /** Drop share (dropped / offered) above which the engine counts as overloaded. */
+  overload_drop_share: number;
+  /** Share of the measured capacity handed out, so queues drain. */
+  target_utilization: number;
+  /** No camera is sampled slower than this (fps). */
+  min_fps: number;
+  /** Each raise multiplies the total rate by at most this. */
+  raise_factor: number;
+}
+
+export const DEFAULT_RATE_CONTROL: RateControlSettings = {
+  min_change_interval_s: 10,
+  sustain_s: 3,
+  overload_drop_share: 0.05,
+  target_utilization: 0.9,
+  min_fps: 0.2,
+  raise_factor: 1.25,
+};
+
+export interface RateCamera {
+  id: string;
+  /** What the configuration asks for (fps). */
+  configuredFps: number;
+  /** Relative share under overload (default 1). */
+  weight: number;
+}
+
+export interface RateObservation {
+  /** Frames inferred per second over the last tick (the engine's measured throughput). */
+  inferredPerS: number;
+  /** Frames that reached the engine per second (committed to the rings). */
+  offeredPerS: number;
+  /** Frames dropped per second for any reason (overwritten, superseded, busy, stale). */
+  droppedPerS: number;
+}
+
+export type RateReason = 'configured' | 'overload' | 'recovering';
+
+export interface RateDecision {
+  id: string;
+  fps: number;
+  reason: RateReason;
+}
+
+/**
+ * Weighted max-min fair split of `budget` fps: every camera gets
+ * weight × level, capped at what it asks for; the level is raised until the
+ * budget is spent (water-filling).
+ */
+export function fairShares(cameras: readonly RateCamera[], budget: number, minFps = 0): Map<string, number> {
+  const shares = new Map<string, number>();
+  let open = cameras.filter((c) => c.configuredFps > 0);
+  let left = Math.max(0, budget);
+  while (open.length > 0) {
+    const weights = open.reduce((sum, c) => sum + Math.max(c.weight, 1e-6), 0);
+    const level = left / weights;
+    const capped = open.filter((c) => c.configuredFps <= Math.max(c.weight, 1e-6) * level);
+    if (capped.length === 0) {
+      for (const c of open) shares.set(c.id, Math.max(minFps, Math.max(c.weight, 1e-6) * level));
+      break;
+    }
+    for (const c of capped) {
+      shares.set(c.id, c.configuredFps);
+      left -= c.configuredFps;
+    }
+    open = open.filter((c) => !capped.includes(c));
+  }
+  for (const c of cameras) if (!shares.has(c.id)) shares.set(c.id, c.configuredFps);
+  return shares;
+}
+
+/** Two decimals are plenty for an fps filter and keep tiny changes from restarting ffmpeg. */
+const roundFps = (fps: number): number => Math.max(0.01, Math.round(fps * 100) / 100);
+
+export class RateController {
+  private readonly settings: RateControlSettings;
+  private readonly effective = new Map<string, RateDecision>();
+  private overloadSince: number | null = null;
+  private spareSince: number | null = null;
+  private lastChangeAt = Number.NEGATIVE_INFINITY;
+  /** Rate changes decided so far, per camera change. */
+  changes = 0;
+
+  constructor(settings: Partial<RateControlSettings> = {}) {
+    this.settings = { ...DEFAULT_RATE_CONTROL, ...settings };
+  }
+
+  /** The rate currently decided for a camera (its configured rate until overload). */
+  rateOf(camera: RateCamera): RateDecision {
+    return this.effective.get(camera.id) ?? { id: camera.id, fps: camera.configuredFps, reason: 'configured' };
+  }
+
+  /** Forgets cameras that are gone. */
+  retain(ids: ReadonlySet<string>): void {
+    for (const id of this.effective.keys()) if (!ids.has(id)) this.effective.delete(id);
+  }
+
+  /**
+   * One observation at `nowS` (seconds, any origin). Returns the cameras whose
+   * rate changed (empty most of the time).
+   */
+  update(nowS: number, cameras: readonly RateCamera[], seen: RateObservation): RateDecision[] {
+    const s = this.settings;
+    this.retain(new Set(cameras.map((c) => c.id)));
+    const offered = Math.max(0, seen.offeredPerS);
+    const overloaded = offered > 0 && seen.droppedPerS / offered > s.overload_drop_share;
+    const throttled = cameras.some((c) => this.rateOf(c).fps < c.configuredFps);
+    const spare = !overloaded && throttled && seen.droppedPerS / Math.max(offered, 1e-9) < s.overload_drop_share / 5;
+
+    this.overloadSince = overloaded ? (this.overloadSince ?? nowS) : null;
+    this.spareSince = spare ? (this.spareSince ?? nowS) : null;
+    if (nowS - this.lastChangeAt < s.min_change_interval_s) return [];
+
+    let budget: number | null = null;
+    let reason: RateReason = 'overload';
+    if (this.overloadSince !== null && nowS - this.overloadSince >= s.sustain_s) {
+      budget = seen.inferredPerS * s.target_utilization;
+    } else if (this.spareSince !== null && nowS - this.spareSince >= s.sustain_s) {
+      const current = cameras.reduce((sum, c) => sum + this.rateOf(c).fps, 0);
+      budget = Math.max(current * s.raise_factor, seen.inferredPerS * s.raise_factor);
+      reason = 'recovering';
+    }
+    if (budget === null) return [];
+
+    const shares = fairShares(cameras, budget, s.min_fps);
+    const changed: RateDecision[] = [];
+    for (const camera of cameras) {
+      const share = roundFps(Math.min(camera.configuredFps, shares.get(camera.id) ?? camera.configuredFps));
+      const before = this.rateOf(camera);
+      const next: RateDecision = { id: camera.id, fps: share, reason: share >= camera.configuredFps ? 'configured' : reason };
+      if (next.fps === before.fps) continue;
+      // Never raise while overloaded, never lower while recovering.
+      if (reason === 'overload' ? next.fps > before.fps : next.fps < before.fps) continue;
+      this.effective.set(camera.id, next);
+      changed.push(next);
+    }
+    if (changed.length > 0) {
+      this.lastChangeAt = nowS;
+      this.changes += changed.length;
+      this.overloadSince = null;
+      this.spareSince = null;
+    }
+    return changed;
+  }
+}

@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { fairShares, RateController, type RateCamera, type RateObservation } from '../../src/ingest/rate-control.js';
+
+const cams = (n: number, fps = 25, weight = 1): RateCamera[] => Array.from({ length: n }, (_, i) => ({ id: `c${i}`, configuredFps: fps, weight }));
+const overload = (inferred: number, offered: number): RateObservation => ({ inferredPerS: inferred, offeredPerS: offered, droppedPerS: offered - inferred });
+const calm = (offered: number): RateObservation => ({ inferredPerS: offered, offeredPerS: offered, droppedPerS: 0 });
+
+/** Drives the controller once per second from t0 to t1 (inclusive) with one observation. */
+function drive(rc: RateController, cameras: RateCamera[], t0: number, t1: number, seen: RateObservation) {
+  const changes = [];
+  for (let t = t0; t <= t1; t++) changes.push(...rc.update(t, cameras, seen).map((d) => ({ t, ...d })));
+  return changes;
+}
+
+describe('fairShares', () => {
+  it('splits the budget by weight and never gives a camera more than it asks for', () => {
+    const shares = fairShares([
+      { id: 'a', configuredFps: 25, weight: 1 },
+      { id: 'b', configuredFps: 25, weight: 3 },
+      { id: 'c', configuredFps: 2, weight: 1 },
+    ], 42);
+    expect(shares.get('c')).toBe(2);
+    // b's weighted share (30) is more than it asks for: it gets 25, and a what b left.
+    expect(shares.get('b')).toBe(25);
+    expect(shares.get('a')).toBeCloseTo(15);
+  });
+
+  it('keeps every camera at its configured rate when the budget covers all', () => {
+    expect([...fairShares(cams(4, 5), 100).values()]).toEqual([5, 5, 5, 5]);
+  });
+});
+
+describe('RateController hysteresis (driven clock)', () => {
+  it('lowers rates to the fair share only after overload lasts sustain_s', () => {
+    const rc = new RateController({ sustain_s: 3, min_change_interval_s: 10, target_utilization: 0.9 });
+    const cameras = cams(16);
+    // Two seconds of overload, then one calm second: nothing moves.
+    expect(drive(rc, cameras, 0, 1, overload(200, 400))).toEqual([]);
+    expect(drive(rc, cameras, 2, 2, calm(400))).toEqual([]);
+    // Overload from t=3: still nothing at t=5, the cut comes at t=6.
+    expect(drive(rc, cameras, 3, 5, overload(200, 400))).toEqual([]);
+    const cut = drive(rc, cameras, 6, 6, overload(200, 400));
+    expect(cut).toHaveLength(16);
+    for (const d of cut) expect(d).toMatchObject({ fps: 11.25, reason: 'overload' });
+    expect(rc.changes).toBe(16);
+  });
+
+  it('changes at most once per min_change_interval_s, then recovers after sustained spare capacity', () => {
+    const rc = new RateController({ sustain_s: 3, min_change_interval_s: 10, raise_factor: 1.25 });
+    const cameras = cams(4, 20);
+    const first = drive(rc, cameras, 0, 3, overload(40, 80));
+    expect(first.map((d) => d.t)).toEqual([3, 3, 3, 3]);
+    expect(rc.rateOf(cameras[0] as RateCamera).fps).toBe(9);
+    // Still overloaded at the new rate (say the engine got slower): no change before t=13.
+    expect(drive(rc, cameras, 4, 12, overload(20, 36))).toEqual([]);
+    const second = drive(rc, cameras, 13, 13, overload(20, 36));
+    expect(second.map((d) => d.fps)).toEqual([4.5, 4.5, 4.5, 4.5]);
+    // Capacity returns: calm for sustain_s, and after the interval, rates rise step by step.
+    const up = drive(rc, cameras, 14, 120, calm(18));
+    expect(up[0]?.t).toBe(23);
+    expect(up[0]).toMatchObject({ fps: 5.63, reason: 'recovering' });
+    const times = [...new Set(up.map((d) => d.t))];
+    for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(10);
+    // Raised until the configured rate is reached again, then left alone.
+    expect(rc.rateOf(cameras[0] as RateCamera)).toEqual({ id: 'c0', fps: 20, reason: 'configured' });
+    expect(drive(rc, cameras, 121, 200, calm(80))).toEqual([]);
+  });
+
+  it('gives heavier cameras more under overload', () => {
+    const rc = new RateController({ sustain_s: 1, min_change_interval_s: 1, target_utilization: 1 });
+    const cameras: RateCamera[] = [{ id: 'lobby', configuredFps: 25, weight: 1 }, { id: 'gate', configuredFps: 25, weight: 4 }];
+    drive(rc, cameras, 0, 1, overload(20, 50));
+    expect(rc.rateOf(cameras[0] as RateCamera).fps).toBe(4);
+    expect(rc.rateOf(cameras[1] as RateCamera).fps).toBe(16);
+  });
+
+  it('never goes below min_fps and forgets removed cameras', () => {
+    const rc = new RateController({ sustain_s: 1, min_change_interval_s: 1, min_fps: 0.5 });
+    const cameras = cams(100, 5);
+    drive(rc, cameras, 0, 1, overload(10, 500));
+    expect(rc.rateOf(cameras[0] as RateCamera).fps).toBe(0.5);
+    rc.update(2, cameras.slice(0, 1), calm(0.5));
+    expect(rc.rateOf(cameras[1] as RateCamera)).toEqual({ id: 'c1', fps: 5, reason: 'configured' });
+  });
+});
