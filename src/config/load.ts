@@ -216,6 +216,9 @@ function crossChecks(config: AppConfig): void {
     throw new ConfigError(`config: streams.default_fps = ${config.streams.default_fps} is invalid; allowed: ≤ streams.max_fps (${config.streams.max_fps})`);
   }
   config.cameras = config.cameras.map((camera, i) => applyFpsLimit(camera, config.streams, `cameras[${i}]`, 'config'));
+  if (config.cameras.length > config.streams.max_cameras) {
+    throw new ConfigError(`config: cameras lists ${config.cameras.length} cameras but streams.max_cameras = ${config.streams.max_cameras}; allowed: at most streams.max_cameras cameras (raise it to start them all)`);
+  }
   const { initial_ms, max_ms } = config.streams.reconnect;
   if (max_ms < initial_ms) {
     throw new ConfigError(`config: streams.reconnect.max_ms = ${max_ms} is invalid; allowed: ≥ streams.reconnect.initial_ms (${initial_ms})`);

@@ -84,6 +84,8 @@ const AuthSchema = section({
   token_ttl_s: Type.Integer({ default: 300, minimum: 10, maximum: 86_400, description: 'lifetime of a stream token from POST /auth/token' }),
   max_failures_per_minute: Type.Integer({ default: 10, minimum: 1, maximum: 100_000, description: 'failed authentications per client IP per minute before 429' }),
 });
+export const STREAM_STRATEGIES = ['adaptive', 'drop_latest'] as const;
+export const DECODE_MODES = ['auto', 'all', 'keyframes'] as const;
 
 const ServerSchema = section({
   host: env('APP_HOST', Type.String({ default: '', description: 'listen address; "" = 0.0.0.0 with API keys (or auth disabled), else 127.0.0.1' })),
@@ -144,9 +146,18 @@ const ReconnectSchema = section({
   reset_after_ms: Type.Number({ default: 60_000, minimum: 0, description: 'a connection streaming this long resets the backoff' }),
 });
 
+const RateControlSchema = section({
+  min_change_interval_s: Type.Number({ default: 10, minimum: 0, description: 'at most one rate change (ffmpeg restart) per this many seconds' }),
+  sustain_s: Type.Number({ default: 3, minimum: 0, description: 'overload / spare capacity must last this long before rates move' }),
+  overload_drop_share: Type.Number({ default: 0.05, minimum: 0, maximum: 1, description: 'dropped / offered frames above this = overloaded' }),
+  target_utilization: Type.Number({ default: 0.9, minimum: 0.05, maximum: 1, description: 'share of the measured inference rate handed out to the cameras' }),
+  min_fps: Type.Number({ default: 0.2, minimum: 0.01, maximum: 240, description: 'no camera is sampled slower' }),
+  raise_factor: Type.Number({ default: 1.25, minimum: 1, maximum: 10, description: 'each raise grows the total sampling rate by at most this' }),
+});
+
 const StreamsSchema = section({
   ring_slots: Type.Integer({ default: 4, minimum: 3, maximum: 64, description: 'frame slots per camera (≥ 3: one written, one read, one ready)' }),
-  max_cameras: env('APP_MAX_CAMERAS', Type.Integer({ default: 16, minimum: 1, maximum: 1024, description: 'cameras running or retrying at once (rings reserved in the shared frame arena)' })),
+  max_cameras: env('APP_MAX_CAMERAS', Type.Integer({ default: 16, minimum: 1, maximum: 1024, description: 'cameras running or retrying at once; more in `cameras` fails at start (the frame arena grows up to this many rings as cameras are added)' })),
   default_fps: Type.Number({ default: 5, minimum: 0.01, maximum: 240, description: 'frames per second sampled per camera when a camera sets none (≤ max_fps)' }),
   max_fps: env('APP_MAX_FPS', Type.Number({ default: 30, minimum: 0.01, maximum: 240, description: 'highest fps a camera may ask for' })),
   fps_over_max: oneOf(FPS_OVER_MAX, { default: 'refuse', description: 'a camera over max_fps: refuse (400 / config error) | clamp (run at max_fps)' }),
@@ -155,6 +166,13 @@ const StreamsSchema = section({
     minimum: 0,
     description: 'API-added cameras give up after this many failures in a row, free their slot and stay listed as `error` until deleted (0 = never); configured cameras always retry',
   }),
+  strategy: oneOf(STREAM_STRATEGIES, {
+    default: 'adaptive',
+    description: 'adaptive: sampling rates follow what the engine infers (fair share by camera weight); drop_latest: every camera at its own rate, the engine drops what it cannot take',
+  }),
+  rate_control: RateControlSchema,
+  decoder_nice: Type.Integer({ default: 10, minimum: 0, maximum: 19, description: 'every ffmpeg runs this much nicer than the service: decoders yield the CPU to inference' }),
+  decoder_threads: Type.Integer({ default: 0, minimum: 0, maximum: 64, description: 'ffmpeg decoder threads per camera; 0 = cores / cameras (1 when many cameras share few cores)' }),
   reconnect: ReconnectSchema,
   stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted' }),
   frozen_after_ms: Type.Number({ default: 10_000, minimum: 0, description: 'identical pictures this long → camera reported `frozen` (0 = off)' }),
@@ -207,6 +225,9 @@ export const CameraSchema = section(
     transport: oneOf(RTSP_TRANSPORTS, { default: 'tcp', description: 'RTSP transport' }),
     loop: Type.Boolean({ default: true, description: 'for files: restart at EOF (true) or end the camera cleanly (false)' }),
     realtime: Type.Boolean({ default: true, description: 'play files at their native rate (true) or as fast as decoded (false)' }),
+    // Optional without a default, so a parsed camera holds only what was given; readers use CAMERA_OPTIONAL_DEFAULTS.
+    weight: Type.Optional(Type.Number({ minimum: 0.01, maximum: 1000, description: 'strategy adaptive: share of the engine under overload relative to other cameras (default 1)' })),
+    decode: Type.Optional(Type.Unsafe<(typeof DECODE_MODES)[number]>({ type: 'string', enum: [...DECODE_MODES], description: 'auto (default): keyframes only when they are dense enough for the sampling rate; all; keyframes (falls back to all when too sparse)' })),
     capture: Type.Optional(CameraCaptureSchema),
   },
   { allowed: 'a mapping with id and url' },
@@ -251,6 +272,8 @@ const CAMERAS_EXAMPLE = `cameras:
     url: /videos/lobby.mp4      # local file: loops at EOF unless loop: false
     loop: true
     realtime: true              # false = decode as fast as possible
+    weight: 2                   # strategy adaptive: twice the share of a weight-1 camera under overload
+    decode: auto                # auto: keyframes only when dense enough for the rate; all; keyframes
   - id: usb
     url: "0"                    # camera index; also "auto" or "video=USB Video Device"
     capture: { enabled: true, every_n: 30 }`;
@@ -286,6 +309,9 @@ export type TelemetryConfig = Static<typeof TelemetrySchema>;
 export type Provider = (typeof PROVIDERS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type RtspTransport = (typeof RTSP_TRANSPORTS)[number];
+export type StreamStrategy = (typeof STREAM_STRATEGIES)[number];
+export type DecodeMode = (typeof DECODE_MODES)[number];
+export type RateControlConfig = Static<typeof RateControlSchema>;
 
 /** Every APP_* name the schema declares, as a type: a misspelt name does not compile. */
 type EnvNamesOf<T> = T extends { env: infer N extends string } ? N : T extends TObject<infer P extends TProperties> ? { [K in keyof P]: EnvNamesOf<P[K]> }[keyof P] : never;
@@ -328,6 +354,9 @@ const DEFAULTS = defaultsOf(AppConfigSchema) as AppConfig;
 
 /** Defaults of a camera's optional settings (id and url have none). */
 export const CAMERA_DEFAULTS = defaultsOf(CameraSchema) as Omit<CameraConfig, 'id' | 'url' | 'capture'>;
+
+/** What an absent optional camera key means. */
+export const CAMERA_OPTIONAL_DEFAULTS: Required<Pick<CameraConfig, 'weight' | 'decode'>> = { weight: 1, decode: 'auto' };
 
 /** A fresh copy of every default. */
 export function defaultConfig(): AppConfig {

@@ -8,30 +8,11 @@
  * `sustain_s`, and at most once per `min_change_interval_s`, so a camera's
  * ffmpeg is not restarted in a storm.
  */
+import { defaultConfig, type RateControlConfig } from '../config/schema.js';
 
-export interface RateControlSettings {
-  /** Seconds between two rate changes (of any camera). */
-  min_change_interval_s: number;
-  /** Overload or spare capacity must last this long before rates move. */
-  sustain_s: number;
-  /** Drop share (dropped / offered) above which the engine counts as overloaded. */
-  overload_drop_share: number;
-  /** Share of the measured capacity handed out, so queues drain. */
-  target_utilization: number;
-  /** No camera is sampled slower than this (fps). */
-  min_fps: number;
-  /** Each raise multiplies the total rate by at most this. */
-  raise_factor: number;
-}
+export type RateControlSettings = RateControlConfig;
 
-export const DEFAULT_RATE_CONTROL: RateControlSettings = {
-  min_change_interval_s: 10,
-  sustain_s: 3,
-  overload_drop_share: 0.05,
-  target_utilization: 0.9,
-  min_fps: 0.2,
-  raise_factor: 1.25,
-};
+export const DEFAULT_RATE_CONTROL: RateControlSettings = defaultConfig().streams.rate_control;
 
 export interface RateCamera {
   id: string;
