@@ -16,6 +16,7 @@ import { EngineBusyError, InferenceEngine } from '../engine/engine.js';
 import type { StreamEvent } from '../contracts/events.js';
 import { CameraManager } from '../ingest/camera-manager.js';
 import type { CameraStatus } from '../contracts/camera.js';
+import { AdaptiveRates, type FrameTotals } from '../ingest/rate-governor.js';
 import { InferenceCapture } from '../capture/inference-capture.js';
 import { startServer } from '../api/server.js';
 import { assertNativeUws } from '../api/native-check.js';
@@ -68,7 +69,9 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   log.info({ model: model.spec.name, path: model.modelPath, task: model.spec.task }, 'model resolved');
 
   const input = model.spec.input;
-  const arena = FrameArena.create({ width: input.width, height: input.height, channels: 3 }, config.streams.ring_slots, config.streams.max_cameras);
+  // Memory for the configured cameras plus headroom for ones added over the API; grows up to max_cameras.
+  const initial = config.cameras.length > 0 ? config.cameras : config.streams.demo_camera ? [DEMO_CAMERA] : [];
+  const arena = FrameArena.create({ width: input.width, height: input.height, channels: 3 }, config.streams.ring_slots, config.streams.max_cameras, initial.length + 4);
   const engine = await InferenceEngine.create({
     model,
     engine: config.engine,
@@ -90,7 +93,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
 
   const captureMaxSide = (camera: CameraConfig): number =>
     capture && (camera.capture?.enabled ?? config.capture.inference) ? config.capture.max_side || 1_000_000 : 0;
-  const cameras = new CameraManager({ arena, streams: config.streams, input, captureMaxSide, log: log.child({ component: 'ingest' }) });
+  const cameras = new CameraManager({ arena, streams: config.streams, input, captureMaxSide, log: log.child({ component: 'ingest' }), expectedCameras: initial.length });
   cameras.onStateChange((id, state, error) => log.info({ camera: id, state, error }, 'camera state'));
 
   engine.onResult((result) => {
@@ -140,7 +143,6 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const ownPorts: number[] = [config.server.port];
   const sourceCheck = { sources: config.sources, ownPorts };
 
-  const initial = config.cameras.length > 0 ? config.cameras : config.streams.demo_camera ? [DEMO_CAMERA] : [];
   for (const camera of initial) {
     try {
       // The demo camera's test source is the service's own; operator cameras are trusted unless configured otherwise.
@@ -151,6 +153,21 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       log.error({ camera: camera.id, err: (err as Error).message }, 'camera could not start');
     }
   }
+
+  /** Whole-service frame counters for the adaptive strategy: what reached the rings, what was inferred, what was dropped. */
+  function frameTotals(): FrameTotals {
+    const totals = { inferred: 0, offered: 0, dropped: 0 };
+    for (const handle of cameras.list()) {
+      const status = cameraStatus(handle.id);
+      if (!status) continue;
+      totals.offered += status.frames_in;
+      totals.inferred += status.frames_out;
+      for (const n of Object.values(status.drops)) totals.dropped += n;
+    }
+    return totals;
+  }
+  const adaptive = config.streams.strategy === 'adaptive' ? new AdaptiveRates({ cameras, totals: frameTotals, settings: config.streams.rate_control }) : null;
+  adaptive?.start();
 
   function snapshot(): MetricsSnapshot {
     const list = cameras.list().map((h) => cameraStatus(h.id) as CameraStatus);
@@ -166,6 +183,9 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         frames_out: s.frames_out,
         drops: s.drops,
         reconnects: s.reconnects,
+        fps_configured: s.fps_configured,
+        fps_effective: s.fps_effective,
+        rate_changes: s.rate_changes,
         latency_ms: s.latency_ms ?? { p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, count: 0 },
       })),
       engine: engine.metrics(),
@@ -292,6 +312,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     stop: () =>
       (stopping ??= (async () => {
         stopEmf();
+        adaptive?.stop();
         await server.close();
         await cameras.close();
         await engine.close();

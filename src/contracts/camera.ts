@@ -8,6 +8,19 @@ export type CameraState = (typeof CAMERA_STATES)[number];
 export const SOURCE_KINDS = ['rtsp', 'http', 'file', 'device', 'lavfi'] as const;
 export type SourceKind = (typeof SOURCE_KINDS)[number];
 
+/** Why a camera samples at the rate it does: its own, lowered under overload, or being raised again. */
+export const RATE_REASONS = ['configured', 'overload', 'recovering'] as const;
+export type RateReason = (typeof RATE_REASONS)[number];
+
+export interface CameraDecodeStatus {
+  keyframes_only: boolean;
+  /** Median keyframe spacing learnt from the stream, s; null while unknown. */
+  keyframe_interval_s: number | null;
+  reason: string;
+  /** ffmpeg decoder threads; 0 = ffmpeg's choice. */
+  threads: number;
+}
+
 export interface CameraStatus {
   id: string;
   url: string;
@@ -26,6 +39,15 @@ export interface CameraStatus {
   source_width: number;
   source_height: number;
   started_at: string;
+  /** The rate the configuration asks for (fps; the default when the camera sets none). */
+  fps_configured?: number;
+  /** The rate ffmpeg samples at now: lower than configured while the engine cannot keep up (strategy adaptive). */
+  fps_effective?: number;
+  /** Why fps_effective is what it is. */
+  rate_reason?: RateReason;
+  /** Rate changes applied to this camera (each restarts its ffmpeg). */
+  rate_changes?: number;
+  decode?: CameraDecodeStatus;
   /** Frame committed → result published over the recent window; set by the app from the engine. */
   latency_ms?: LatencySummary;
 }

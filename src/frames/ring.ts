@@ -232,31 +232,39 @@ export class FrameRing {
 
 /** What a thread needs to open the same arena: post it once, at thread start. */
 export interface FrameArenaHandle {
+  /** Growable up to `rings` rings: memory is committed only for rings in use. */
   buffer: SharedArrayBuffer;
   geometry: FrameGeometry;
   slotsPerRing: number;
+  /** Most rings the arena can hold. */
   rings: number;
 }
 
 /**
- * A fixed number of rings of one geometry (the active model's input) in one
- * SharedArrayBuffer, shared with every worker once at start.
+ * Up to `rings` rings of one geometry (the active model's input) in one
+ * SharedArrayBuffer, shared with every worker once at start. The buffer
+ * starts with room for the rings expected and grows in place (every thread
+ * sees the new length) when a camera needs one more, up to the limit.
  */
 export class FrameArena {
   private readonly header: Int32Array;
-  private readonly ringList: FrameRing[];
+  private readonly ringList: (FrameRing | undefined)[];
   private readonly owners: (string | null)[];
+  private readonly ringBytes: number;
 
-  static create(geometry: FrameGeometry, slotsPerRing: number, rings: number): FrameArena {
-    const bytes = ARENA_HEADER_BYTES + ringLayout(geometry, slotsPerRing).totalBytes * rings;
-    return new FrameArena({ buffer: new SharedArrayBuffer(bytes), geometry, slotsPerRing, rings });
+  /** `initialRings` (default all) are committed now; the rest when first allocated. */
+  static create(geometry: FrameGeometry, slotsPerRing: number, rings: number, initialRings = rings): FrameArena {
+    const ringBytes = ringLayout(geometry, slotsPerRing).totalBytes;
+    const bytes = (n: number): number => ARENA_HEADER_BYTES + ringBytes * n;
+    const buffer = new SharedArrayBuffer(bytes(Math.min(rings, Math.max(0, initialRings))), { maxByteLength: bytes(rings) });
+    return new FrameArena({ buffer, geometry, slotsPerRing, rings });
   }
 
   constructor(readonly handle: FrameArenaHandle) {
-    const { buffer, geometry, slotsPerRing, rings } = handle;
+    const { buffer, slotsPerRing, rings, geometry } = handle;
     this.header = new Int32Array(buffer, 0, ARENA_HEADER_BYTES / 4);
-    const ringBytes = ringLayout(geometry, slotsPerRing).totalBytes;
-    this.ringList = Array.from({ length: rings }, (_, i) => new FrameRing(buffer, ARENA_HEADER_BYTES + i * ringBytes, geometry, slotsPerRing, this.header));
+    this.ringBytes = ringLayout(geometry, slotsPerRing).totalBytes;
+    this.ringList = new Array<FrameRing | undefined>(rings).fill(undefined);
     this.owners = new Array<string | null>(rings).fill(null);
   }
 
@@ -264,20 +272,37 @@ export class FrameArena {
     return this.handle.geometry;
   }
 
+  /** Most rings the arena can hold. */
   get size(): number {
     return this.ringList.length;
   }
 
+  /** Rings the buffer has memory for now. */
+  get committed(): number {
+    return Math.min(this.size, Math.floor((this.handle.buffer.byteLength - ARENA_HEADER_BYTES) / this.ringBytes));
+  }
+
   ring(index: number): FrameRing {
-    const ring = this.ringList[index];
-    if (!ring) throw new RangeError(`ring ${index} does not exist (arena has ${this.ringList.length})`);
+    let ring = this.ringList[index];
+    if (ring) return ring;
+    if (!Number.isInteger(index) || index < 0 || index >= this.committed) {
+      throw new RangeError(`ring ${index} does not exist (arena has ${this.committed} of at most ${this.size})`);
+    }
+    // Once per ring and thread: views over the grown buffer.
+    ring = new FrameRing(this.handle.buffer, ARENA_HEADER_BYTES + index * this.ringBytes, this.handle.geometry, this.handle.slotsPerRing, this.header);
+    this.ringList[index] = ring;
     return ring;
   }
 
-  /** Reserves a free ring for `owner` (main thread only); -1 when all are taken. */
+  /** Reserves a free ring for `owner` (main thread only), growing the buffer when needed; -1 when all are taken. */
   allocate(owner: string): number {
     const index = this.owners.indexOf(null);
     if (index < 0) return -1;
+    if (index >= this.committed) {
+      // Grow by a quarter at least, so adding cameras one by one does not grow every time.
+      const target = Math.min(this.size, Math.max(index + 1, Math.ceil(this.committed * 1.25)));
+      this.handle.buffer.grow(ARENA_HEADER_BYTES + target * this.ringBytes);
+    }
     this.owners[index] = owner;
     this.ring(index).reset();
     return index;

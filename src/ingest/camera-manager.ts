@@ -3,6 +3,7 @@
  * camera. Frames reach the engine only through the ring; this class reports
  * state and status, and guarantees that no ffmpeg outlives a camera.
  */
+import { availableParallelism } from 'node:os';
 import { Worker } from 'node:worker_threads';
 import type { CameraConfig, StreamsConfig } from '../config/schema.js';
 import type { FrameArena } from '../frames/ring.js';
@@ -11,7 +12,9 @@ import { workerEntry } from '../lib/worker-entry.js';
 import { logger, type Logger } from '../telemetry/logger.js';
 import { CaptureBuffer, type CapturedFrame } from '../frames/capture-buffer.js';
 import type { DecoderInit, DecoderTick, FromDecoder, ToDecoder } from './decoder-protocol.js';
+import { autoDecoderThreads, effectiveFps } from './ffmpeg-args.js';
 import { resolveFfmpegPath } from './ffmpeg-path.js';
+import type { RateReason } from './rate-control.js';
 import { sourceKindOf } from './source.js';
 import type { CameraState, CameraStatus } from '../contracts/camera.js';
 import type { RingDropReason } from '../contracts/drops.js';
@@ -30,6 +33,8 @@ export interface CameraManagerOptions {
   log?: Logger;
   /** How long a stopping worker gets before it is terminated and its ffmpeg killed. */
   stopTimeoutMs?: number;
+  /** Cameras expected at start (decoder threads are sized for them from the first one). */
+  expectedCameras?: number;
 }
 
 export interface CameraHandle {
@@ -40,6 +45,8 @@ export interface CameraHandle {
   status(): CameraStatus;
   /** Copy of the capture-size frame for `frameNo`, or the nearest newer one held; null when none. */
   captureFrame(frameNo: number): CapturedFrame | null;
+  /** The rate the configuration asks for (fps; the default when the camera sets none). */
+  readonly configuredFps: number;
 }
 
 export type StateListener = (id: string, state: CameraState, error: string | null) => void;
@@ -70,7 +77,9 @@ function installExitHook(): void {
 class Camera implements CameraHandle {
   state: CameraState = 'connecting';
   lastError: string | null = null;
-  tick: DecoderTick = { fps_in: 0, frames_dropped: 0, reconnects: 0, last_error: null, last_frame_at: null };
+  tick: DecoderTick;
+  rate: { fps: number; reason: RateReason };
+  rateChanges = 0;
   capture: CaptureBuffer | null = null;
   readonly startedAt = new Date().toISOString();
   stopping: Promise<void> | null = null;
@@ -85,7 +94,15 @@ class Camera implements CameraHandle {
     readonly worker: Worker,
     /** The running ffmpeg's pid, written by the worker right after spawn (0 = none). */
     readonly pidSlot: Int32Array,
-  ) {}
+    readonly configuredFps: number,
+    readonly decodeThreads: number,
+  ) {
+    this.rate = { fps: configuredFps, reason: 'configured' };
+    this.tick = {
+      fps_in: 0, frames_dropped: 0, reconnects: 0, last_error: null, last_frame_at: null,
+      sample_fps: configuredFps, keyframes_only: false, decode_reason: 'starting', keyframe_interval_s: null, replans: 0,
+    };
+  }
 
   get id(): string {
     return this.config.id;
@@ -121,6 +138,16 @@ class Camera implements CameraHandle {
       source_width: ring.sourceWidth(),
       source_height: ring.sourceHeight(),
       started_at: this.startedAt,
+      fps_configured: this.configuredFps,
+      fps_effective: this.tick.sample_fps,
+      rate_reason: this.rate.reason,
+      rate_changes: this.rateChanges,
+      decode: {
+        keyframes_only: this.tick.keyframes_only,
+        keyframe_interval_s: this.tick.keyframe_interval_s,
+        reason: this.tick.decode_reason,
+        threads: this.decodeThreads,
+      },
     };
   }
 
@@ -171,6 +198,8 @@ export class CameraManager {
         'no_free_ring',
       );
     }
+    const configuredFps = effectiveFps(config, streams.default_fps);
+    const decodeThreads = streams.decoder_threads || autoDecoderThreads(Math.max(this.cameras.size + 1, this.opts.expectedCameras ?? 0), availableParallelism());
     const init: DecoderInit = {
       arena: arena.handle,
       ringIndex,
@@ -181,6 +210,7 @@ export class CameraManager {
       captureMaxSide: this.opts.captureMaxSide?.(config) ?? 0,
       pidSlot: new SharedArrayBuffer(4),
       maxFailures: options.maxFailures,
+      decodeThreads,
     };
     const entry = workerEntry(import.meta.url, './decoder-worker');
     let worker: Worker;
@@ -190,7 +220,7 @@ export class CameraManager {
       arena.free(ringIndex);
       throw err;
     }
-    const camera = new Camera(config, ringIndex, arena, worker, new Int32Array(init.pidSlot));
+    const camera = new Camera(config, ringIndex, arena, worker, new Int32Array(init.pidSlot), configuredFps, decodeThreads);
     pidSlots.add(camera.pidSlot);
     this.cameras.set(config.id, camera);
     worker.on('message', (message: FromDecoder) => this.onMessage(camera, message));
@@ -247,6 +277,16 @@ export class CameraManager {
     if (this.cameras.get(id) !== camera || camera.retired) return;
     camera.retired = { ...camera.status(), state: 'error', fps_in: 0, last_frame_age_ms: null };
     this.opts.arena.free(camera.ringIndex);
+  }
+
+  /** Samples a camera at a new rate (restarts its ffmpeg when the rate differs). False when no such camera. */
+  setRate(id: string, fps: number, reason: RateReason): boolean {
+    const camera = this.cameras.get(id);
+    if (!camera || camera.stopping) return false;
+    if (camera.rate.fps !== fps) camera.rateChanges++;
+    camera.rate = { fps, reason };
+    camera.worker.postMessage({ type: 'rate', fps } satisfies ToDecoder);
+    return true;
   }
 
   onStateChange(listener: StateListener): () => void {

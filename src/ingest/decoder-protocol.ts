@@ -26,9 +26,14 @@ export interface DecoderInit {
   statusIntervalMs?: number;
   /** See SupervisorOptions.maxFailures. */
   maxFailures?: number;
+  /** Sampling rate to start with (adaptive strategy); absent = the camera's. */
+  sampleFps?: number;
+  /** ffmpeg decoder threads (0 = ffmpeg's choice). */
+  decodeThreads: number;
 }
 
-export type ToDecoder = { type: 'stop' };
+/** stop: end the camera; rate: sample at a new rate from now on. */
+export type ToDecoder = { type: 'stop' } | { type: 'rate'; fps: number };
 
 export interface DecoderTick {
   fps_in: number;
@@ -36,6 +41,12 @@ export interface DecoderTick {
   reconnects: number;
   last_error: string | null;
   last_frame_at: number | null;
+  sample_fps: number;
+  keyframes_only: boolean;
+  decode_reason: string;
+  keyframe_interval_s: number | null;
+  /** ffmpeg restarts for a new rate or decode plan. */
+  replans: number;
 }
 
 export type FromDecoder =

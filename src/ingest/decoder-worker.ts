@@ -85,6 +85,8 @@ const supervisor = new StreamSupervisor({
   frames,
   maxFailures: init.maxFailures,
   capture: init.captureMaxSide > 0 ? { maxSide: init.captureMaxSide, target: captureTarget } : undefined,
+  sampleFps: init.sampleFps,
+  decodeThreads: init.decodeThreads,
   events: {
     onState: (state, error) => post({ type: 'state', state, error }),
     onSourceSize: (w, h) => ring.setSourceSize(w, h),
@@ -106,12 +108,23 @@ const tick = setInterval(() => {
   lastTickAt = now;
   post({
     type: 'status',
-    tick: { fps_in: Math.round(fps * 10) / 10, frames_dropped: s.framesDropped, reconnects: s.reconnects, last_error: s.lastError, last_frame_at: s.lastFrameAt },
+    tick: {
+      fps_in: Math.round(fps * 10) / 10,
+      frames_dropped: s.framesDropped,
+      reconnects: s.reconnects,
+      last_error: s.lastError,
+      last_frame_at: s.lastFrameAt,
+      sample_fps: s.sampleFps,
+      keyframes_only: s.keyframesOnly,
+      decode_reason: s.decodeReason,
+      keyframe_interval_s: s.keyframeIntervalS,
+      replans: s.replans,
+    },
   });
 }, init.statusIntervalMs ?? 1000);
 
 port.on('message', (message: ToDecoder) => {
-  if (message.type !== 'stop') return;
+  if (message.type === 'rate') return supervisor.setSampleFps(message.fps);
   clearInterval(tick);
   void supervisor.stop().then(() => {
     post({ type: 'stopped' });

@@ -22,6 +22,17 @@ export interface FfmpegArgsOptions {
   captureMaxSide?: number;
   /** Socket I/O timeout for network sources, in ms. */
   ioTimeoutMs?: number;
+  /** The sampling rate decided at run time (adaptive strategy); overrides the camera's. */
+  sampleFps?: number;
+  decode?: DecodePlan;
+}
+
+/** How much of the stream ffmpeg decodes, and with how many threads. */
+export interface DecodePlan {
+  /** `-skip_frame nokey`: only keyframes are decoded (the rest are never touched). */
+  keyframesOnly: boolean;
+  /** Decoder threads; 0 = ffmpeg's own choice (cores + 1, plus frame-threading delay). */
+  threads: number;
 }
 
 /** Where each raw output goes: fd 1 for the model frames, fd 3 for capture frames. */
@@ -98,18 +109,52 @@ export function effectiveFps(camera: Pick<CameraConfig, 'fps'>, defaultFps: numb
   return camera.fps > 0 ? camera.fps : defaultFps;
 }
 
+/**
+ * Decoder threads per camera: the cores split across the cameras, and one
+ * thread each once there are at least as many cameras as cores (more threads
+ * then only add frame-threading delay, memory and context switches).
+ */
+export function autoDecoderThreads(cameras: number, cores: number): number {
+  return Math.max(1, Math.min(4, Math.floor(cores / Math.max(1, cameras))));
+}
+
+/** Input-side decoder options (placed before -i). */
+export function decodeArgs(plan: DecodePlan | undefined): string[] {
+  if (!plan) return [];
+  return [
+    ...(plan.threads > 0 ? ['-threads', String(plan.threads)] : []),
+    // One filter thread too: with many cameras on few cores, more threads only add switching.
+    ...(plan.threads === 1 ? ['-filter_complex_threads', '1'] : []),
+    ...(plan.keyframesOnly ? ['-skip_frame', 'nokey'] : []),
+  ];
+}
+
+/**
+ * The sampler at the head of the graph. `fps` repeats frames when its input
+ * is sparser than the rate, so keyframe-only decoding uses `select` instead:
+ * the first frame of every 1/fps time bucket, never a duplicate.
+ */
+export function sampleFilter(fps: number, keyframesOnly: boolean): string {
+  if (fps <= 0) return 'null';
+  if (!keyframesOnly) return `fps=${fps}`;
+  return `select='isnan(prev_selected_t)+gte(floor(t*${fps})-floor(prev_selected_t*${fps}),1)'`;
+}
+
 export function buildFfmpegArgs(opts: FfmpegArgsOptions): string[] {
-  const fps = effectiveFps(opts.camera, opts.defaultFps);
-  const sample = fps > 0 ? `fps=${fps}` : 'null';
+  const fps = opts.sampleFps ?? effectiveFps(opts.camera, opts.defaultFps);
+  const sample = sampleFilter(fps, opts.decode?.keyframesOnly ?? false);
   const capture = opts.captureMaxSide && opts.captureMaxSide > 0 ? opts.captureMaxSide : 0;
   const graph = capture
     ? `[0:v:0]${sample},split=2[s0][s1];[s0]${geometryFilter(opts.output)}[model];[s1]${captureFilter(capture)}[capture]`
     : `[0:v:0]${sample},${geometryFilter(opts.output)}[model]`;
-  const raw = ['-f', 'rawvideo', '-pix_fmt', 'rgb24'];
+  // rawvideo is a constant-rate muxer: without passthrough it would repeat
+  // each sparse keyframe up to the source rate again.
+  const raw = [...(opts.decode?.keyframesOnly ? ['-fps_mode', 'passthrough'] : []), '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
   return [
     // info level: the stream headers (source and output sizes) are parsed from stderr.
     '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'info',
     ...protocolWhitelistArgs(opts.source),
+    ...decodeArgs(opts.decode),
     ...inputArgs(opts.source, opts.camera, opts.ioTimeoutMs),
     '-an', '-sn', '-dn',
     '-filter_complex', graph,

@@ -9,6 +9,7 @@
  * ffmpeg is not restarted in a storm.
  */
 import { defaultConfig, type RateControlConfig } from '../config/schema.js';
+import type { RateReason } from '../contracts/camera.js';
 
 export type RateControlSettings = RateControlConfig;
 
@@ -20,6 +21,8 @@ export interface RateCamera {
   configuredFps: number;
   /** Relative share under overload (default 1). */
   weight: number;
+  /** False while the camera delivers nothing (reconnecting, ended): it keeps its rate and takes no share. */
+  active?: boolean;
 }
 
 export interface RateObservation {
@@ -31,7 +34,7 @@ export interface RateObservation {
   droppedPerS: number;
 }
 
-export type RateReason = 'configured' | 'overload' | 'recovering';
+export type { RateReason };
 
 export interface RateDecision {
   id: string;
@@ -119,9 +122,10 @@ export class RateController {
     }
     if (budget === null) return [];
 
-    const shares = fairShares(cameras, budget, s.min_fps);
+    const active = cameras.filter((c) => c.active !== false);
+    const shares = fairShares(active, budget, s.min_fps);
     const changed: RateDecision[] = [];
-    for (const camera of cameras) {
+    for (const camera of active) {
       const share = roundFps(Math.min(camera.configuredFps, shares.get(camera.id) ?? camera.configuredFps));
       const before = this.rateOf(camera);
       const next: RateDecision = { id: camera.id, fps: share, reason: share >= camera.configuredFps ? 'configured' : reason };

@@ -11,15 +11,21 @@
  */
 import type { CameraConfig, StreamsConfig } from '../config/schema.js';
 import { Backoff } from '../lib/backoff.js';
-import { buildFfmpegArgs, CAPTURE_FD, PRIMARY_FD, type OutputGeometry } from './ffmpeg-args.js';
+import { buildFfmpegArgs, CAPTURE_FD, effectiveFps, PRIMARY_FD, type OutputGeometry } from './ffmpeg-args.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { FrozenDetector } from './frozen.js';
-import { defaultSourceEnv, endsCleanly, resolveSource, SourceError, type SourceEnv } from './source.js';
+import { chooseDecode, probeKeyframes, type DecodeChoice, type KeyframeStats } from './keyframes.js';
+import { setNice } from './priority.js';
+import { defaultSourceEnv, endsCleanly, resolveSource, SourceError, type ResolvedSource, type SourceEnv } from './source.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
 import type { CameraState } from '../contracts/camera.js';
 import { secretScrubber } from '../contracts/redact.js';
 
-export type SupervisorStreams = Pick<StreamsConfig, 'default_fps' | 'reconnect' | 'stall_timeout_ms' | 'frozen_after_ms' | 'ffmpeg_log_lines_per_minute'>;
+export type SupervisorStreams = Pick<StreamsConfig, 'default_fps' | 'reconnect' | 'stall_timeout_ms' | 'frozen_after_ms' | 'ffmpeg_log_lines_per_minute'> &
+  Partial<Pick<StreamsConfig, 'decoder_nice'>>;
+
+/** Stream time the keyframe probe reads (and, for live sources, waits for). */
+const KEYFRAME_PROBE_SECONDS = 6;
 
 /** A sink whose size the supervisor decides (from the output geometry). */
 export type FrameTarget = Omit<FrameSink, 'size'>;
@@ -50,6 +56,12 @@ export interface SupervisorOptions {
   stopGraceMs?: number;
   /** Stop retrying after this many failures in a row (0 or absent = never give up). */
   maxFailures?: number;
+  /** Sampling rate to start with (the adaptive strategy's current share); default the camera's. */
+  sampleFps?: number;
+  /** ffmpeg decoder threads; 0 or absent = ffmpeg's choice. */
+  decodeThreads?: number;
+  /** Stream seconds read to learn the keyframe spacing (default 6). */
+  keyframeProbeSeconds?: number;
 }
 
 export interface SupervisorStats {
@@ -65,6 +77,14 @@ export interface SupervisorStats {
   lastFrameAt: number | null;
   sourceWidth: number;
   sourceHeight: number;
+  /** The rate ffmpeg samples at now. */
+  sampleFps: number;
+  keyframesOnly: boolean;
+  decodeReason: string;
+  /** Median keyframe spacing learnt from the stream, s; null while unknown. */
+  keyframeIntervalS: number | null;
+  /** ffmpeg restarts to apply a new rate or decode plan (not counted as reconnects). */
+  replans: number;
 }
 
 export class StreamSupervisor {
@@ -93,9 +113,19 @@ export class StreamSupervisor {
   private readonly primary: FrameSink;
   /** ffmpeg echoes the URL in its messages: its credentials are masked before anything leaves. */
   private readonly scrub: (text: string) => string;
+  private sampleFps: number;
+  private keyframes: KeyframeStats | null = null;
+  private probe: { cancel(): void } | null = null;
+  private decode: DecodeChoice;
+  /** The running ffmpeg's plan differs from the wanted one: restart it (not a reconnect). */
+  private replanPending = false;
+  private replans = 0;
+  private runPlan = { fps: 0, keyframesOnly: false };
 
   constructor(private readonly opts: SupervisorOptions) {
     this.scrub = secretScrubber(opts.camera.url);
+    this.sampleFps = opts.sampleFps ?? effectiveFps(opts.camera, opts.streams.default_fps);
+    this.decode = chooseDecode(opts.camera.decode ?? 'auto', this.sampleFps, null);
     this.backoff = new Backoff(opts.streams.reconnect, opts.random);
     this.frozen = new FrozenDetector(opts.streams.frozen_after_ms);
     const target = opts.frames;
@@ -130,7 +160,53 @@ export class StreamSupervisor {
       lastFrameAt: this.lastFrameAt,
       sourceWidth: this.sourceWidth,
       sourceHeight: this.sourceHeight,
+      sampleFps: this.sampleFps,
+      keyframesOnly: this.decode.keyframesOnly,
+      decodeReason: this.decode.reason,
+      keyframeIntervalS: this.keyframes?.medianS ?? null,
+      replans: this.replans,
     };
+  }
+
+  /**
+   * Applies a new sampling rate. ffmpeg's filters cannot change rate while
+   * running (neither fps nor select takes commands), so a different rate, or
+   * a different keyframe decision, restarts ffmpeg: callers change rates
+   * rarely (see rate-control.ts).
+   */
+  setSampleFps(fps: number): void {
+    if (fps === this.sampleFps || fps <= 0) return;
+    this.sampleFps = fps;
+    this.replan();
+  }
+
+  private replan(): void {
+    this.decode = chooseDecode(this.opts.camera.decode ?? 'auto', this.sampleFps, this.keyframes);
+    const reader = this.reader;
+    if (!reader || this.stopping) return;
+    if (this.runPlan.fps === this.sampleFps && this.runPlan.keyframesOnly === this.decode.keyframesOnly) return;
+    this.replanPending = true;
+    reader.kill('SIGKILL');
+  }
+
+  private startProbe(source: ResolvedSource): void {
+    const mode = this.opts.camera.decode ?? 'auto';
+    if (this.probe || mode === 'all' || !(source.kind === 'file' || source.kind === 'rtsp' || source.kind === 'http')) return;
+    const probe = probeKeyframes({
+      ffmpegPath: this.opts.ffmpegPath,
+      source,
+      camera: this.opts.camera,
+      seconds: this.opts.keyframeProbeSeconds ?? KEYFRAME_PROBE_SECONDS,
+      ioTimeoutMs: Math.max(this.opts.streams.stall_timeout_ms, 5000),
+      timeoutMs: Math.max(this.opts.streams.stall_timeout_ms, 5000) + (this.opts.keyframeProbeSeconds ?? KEYFRAME_PROBE_SECONDS) * 2000,
+      nice: this.opts.streams.decoder_nice,
+    });
+    this.probe = probe;
+    void probe.result.then((stats) => {
+      if (this.stopping || stats === null) return;
+      this.keyframes = stats;
+      this.replan();
+    });
   }
 
   start(): void {
@@ -143,6 +219,7 @@ export class StreamSupervisor {
     this.stopped ??= (async () => {
       this.stopping = true;
       this.clearTimers();
+      this.probe?.cancel();
       const reader = this.reader;
       if (reader) await reader.stop(this.opts.stopGraceMs ?? 2000);
       this.setState('stopped', this.lastError);
@@ -198,6 +275,7 @@ export class StreamSupervisor {
       return;
     }
 
+    this.startProbe(source);
     const sinks = new Map<number, FrameSink>([[PRIMARY_FD, this.primary]]);
     if (this.opts.capture) sinks.set(CAPTURE_FD, { size: null, ...this.opts.capture.target });
     const args = buildFfmpegArgs({
@@ -207,7 +285,10 @@ export class StreamSupervisor {
       output: this.opts.output,
       captureMaxSide: this.opts.capture?.maxSide,
       ioTimeoutMs: Math.max(streams.stall_timeout_ms, 5000),
+      sampleFps: this.sampleFps,
+      decode: { keyframesOnly: this.decode.keyframesOnly, threads: this.opts.decodeThreads ?? 0 },
     });
+    this.runPlan = { fps: this.sampleFps, keyframesOnly: this.decode.keyframesOnly };
 
     this.attemptStartedAt = Date.now();
     this.streamingSince = 0;
@@ -228,7 +309,10 @@ export class StreamSupervisor {
     });
     this.reader = reader;
     const pid = reader.pid;
-    if (pid !== undefined) this.opts.events?.onSpawn?.(pid);
+    if (pid !== undefined) {
+      this.opts.events?.onSpawn?.(pid);
+      setNice(pid, streams.decoder_nice ?? 0);
+    }
 
     const check = Math.max(50, Math.min(1000, Math.floor(streams.stall_timeout_ms / 4)));
     this.watchdog = setInterval(() => {
@@ -247,6 +331,13 @@ export class StreamSupervisor {
       this.framesDroppedBefore += reader.counts(PRIMARY_FD).dropped;
       this.reader = null;
       if (this.stopping) return;
+      if (this.replanPending) {
+        // Our own restart for a new rate or decode plan: straight back, no backoff.
+        this.replanPending = false;
+        this.replans++;
+        this.attempt();
+        return;
+      }
       if (exit.code === 0 && endsCleanly(source, camera)) {
         this.setState('ended', null);
         return;

@@ -64,6 +64,15 @@ const FAMILIES: readonly FamilyDecl[] = [
   { type: 'counter', name: 'camera_frames_out_total', help: 'Frames inferred and published.', labels: ['camera'], samples: perCamera((c) => c.frames_out) },
   { type: 'counter', name: 'camera_frames_dropped_total', help: 'Frames dropped before inference, by reason.', labels: ['camera', 'reason'], samples: cameraDrops },
   { type: 'counter', name: 'camera_reconnects_total', help: 'Times the camera source was reconnected.', labels: ['camera'], samples: perCamera((c) => c.reconnects) },
+  { type: 'gauge', name: 'camera_fps_configured', help: 'Sampling rate the configuration asks for.', labels: ['camera'], samples: perCamera((c) => c.fps_configured ?? Number.NaN) },
+  {
+    type: 'gauge',
+    name: 'camera_fps_effective',
+    help: 'Sampling rate ffmpeg runs at now (lower while the engine cannot keep up).',
+    labels: ['camera'],
+    samples: perCamera((c) => c.fps_effective ?? Number.NaN),
+  },
+  { type: 'counter', name: 'camera_rate_changes_total', help: 'Sampling rate changes applied by the adaptive strategy.', labels: ['camera'], samples: perCamera((c) => c.rate_changes ?? 0) },
   {
     type: 'summary',
     name: 'camera_latency_seconds',

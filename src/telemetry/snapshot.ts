@@ -15,6 +15,11 @@ export interface CameraMetrics {
   frames_out: number;
   drops: Record<string, number>;
   reconnects: number;
+  /** Sampling rate asked for, and the one ffmpeg runs at now (adaptive strategy). */
+  fps_configured?: number;
+  fps_effective?: number;
+  /** Rate changes applied to the camera. */
+  rate_changes?: number;
   latency_ms: LatencySummary;
 }
 

@@ -115,3 +115,37 @@ describe('ffmpeg geometry matches src/models/geometry.ts (real ffmpeg)', () => {
     }
   });
 });
+
+describe('decode plan and sampler', () => {
+  const source: ResolvedSource = { kind: 'file', path: '/m/a.mp4' };
+
+  it('puts decoder threads and keyframe skipping before -i, and samples sparse keyframes without repeating them', () => {
+    const args = buildFfmpegArgs({ source, camera: live, defaultFps: 5, output: model, sampleFps: 1, decode: { keyframesOnly: true, threads: 1 } });
+    const input = args.indexOf('-i');
+    expect(args.slice(0, input)).toEqual(expect.arrayContaining(['-threads', '1', '-filter_complex_threads', '1', '-skip_frame', 'nokey']));
+    expect(args.indexOf('-skip_frame')).toBeLessThan(input);
+    expect(after(args, '-filter_complex')).toMatch(/^\[0:v:0\]select='isnan\(prev_selected_t\)\+gte\(floor\(t\*1\)-floor\(prev_selected_t\*1\),1\)',/);
+    expect(after(args, '-fps_mode')).toBe('passthrough');
+  });
+
+  it('all frames: the fps filter at the decided rate, threads left to ffmpeg when 0', () => {
+    const args = buildFfmpegArgs({ source, camera: { ...live, fps: 25 }, defaultFps: 5, output: model, sampleFps: 7.5, decode: { keyframesOnly: false, threads: 0 } });
+    expect(after(args, '-filter_complex')).toMatch(/^\[0:v:0\]fps=7.5,/);
+    expect(args).not.toContain('-skip_frame');
+    expect(args).not.toContain('-threads');
+    expect(args).not.toContain('-fps_mode');
+  });
+
+  it('ffmpeg delivers one keyframe per sampling interval and no repeats (real ffmpeg, 0.8 s GOP clip)', async () => {
+    const { fixturePath } = await import('../helpers/fixtures.js');
+    const clip = await fixturePath('media', 'coco_slideshow_720p.mp4');
+    const run = (fps: number, keyframesOnly: boolean): number => {
+      const args = buildFfmpegArgs({ source: { kind: 'file', path: clip }, camera: { fps: 0, loop: false, realtime: false }, defaultFps: 0, output: model, sampleFps: fps, decode: { keyframesOnly, threads: 1 } });
+      const out = spawnSync('ffmpeg', args, { maxBuffer: 1 << 30, stdio: ['ignore', 'pipe', 'ignore'] });
+      return out.stdout.length / (224 * 224 * 3);
+    };
+    // 40 s at 25 fps with a keyframe every 0.8 s: 50 keyframes, one per 1 s bucket = 40.
+    expect(run(1, true)).toBe(40);
+    expect(run(1, false)).toBe(40);
+  });
+});

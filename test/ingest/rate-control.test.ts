@@ -83,3 +83,13 @@ describe('RateController hysteresis (driven clock)', () => {
     expect(rc.rateOf(cameras[1] as RateCamera)).toEqual({ id: 'c1', fps: 5, reason: 'configured' });
   });
 });
+
+describe('inactive cameras', () => {
+  it('keep their rate and take no share while they deliver nothing', () => {
+    const rc = new RateController({ sustain_s: 1, min_change_interval_s: 1, target_utilization: 1 });
+    const cameras: RateCamera[] = [{ id: 'up', configuredFps: 25, weight: 1 }, { id: 'down', configuredFps: 25, weight: 1, active: false }];
+    drive(rc, cameras, 0, 1, overload(10, 25));
+    expect(rc.rateOf(cameras[0] as RateCamera).fps).toBe(10);
+    expect(rc.rateOf(cameras[1] as RateCamera)).toMatchObject({ fps: 25, reason: 'configured' });
+  });
+});
