@@ -70,7 +70,7 @@ function installExitHook(): void {
   if (exitHook) return;
   exitHook = true;
   process.on('exit', () => {
-    for (const slot of pidSlots) killQuietly(Atomics.load(slot, 0));
+    for (const slot of pidSlots) killAll(slot);
   });
 }
 
@@ -92,7 +92,7 @@ class Camera implements CameraHandle {
     readonly ringIndex: number,
     private readonly arena: FrameArena,
     readonly worker: Worker,
-    /** The running ffmpeg's pid, written by the worker right after spawn (0 = none). */
+    /** The running ffmpeg's and keyframe probe's pids, written by the worker right after spawn (0 = none). */
     readonly pidSlot: Int32Array,
     readonly configuredFps: number,
     readonly decodeThreads: number,
@@ -208,7 +208,7 @@ export class CameraManager {
       output: { width: input.width, height: input.height, resize: input.resize, pad_value: input.pad_value },
       ffmpegPath: this.ffmpegPath,
       captureMaxSide: this.opts.captureMaxSide?.(config) ?? 0,
-      pidSlot: new SharedArrayBuffer(4),
+      pidSlot: new SharedArrayBuffer(8),
       maxFailures: options.maxFailures,
       decodeThreads,
     };
@@ -231,7 +231,7 @@ export class CameraManager {
     worker.on('exit', () => {
       camera.exited = true;
       // A worker that died (or was terminated) cannot stop its ffmpeg any more.
-      killQuietly(Atomics.exchange(camera.pidSlot, 0, 0));
+      killAll(camera.pidSlot);
     });
     return camera;
   }
@@ -358,12 +358,17 @@ export class CameraManager {
       await done;
       await worker.terminate();
       // Only set when the worker could not stop its ffmpeg in time.
-      killQuietly(Atomics.exchange(camera.pidSlot, 0, 0));
+      killAll(camera.pidSlot);
       pidSlots.delete(camera.pidSlot);
       this.setState(camera, 'stopped', camera.lastError);
     })();
     return camera.stopping;
   }
+}
+
+/** Kills every ffmpeg a camera's pid slot still names (stream and probe). */
+function killAll(slot: Int32Array): void {
+  for (let i = 0; i < slot.length; i++) killQuietly(Atomics.exchange(slot, i, 0));
 }
 
 function killQuietly(pid: number): void {

@@ -18,7 +18,7 @@ export interface DecoderInit {
   /** > 0: also produce capture-size frames (longest side ≤ this). */
   captureMaxSide: number;
   /**
-   * Int32[1]: the running ffmpeg's pid (0 = none), written right after spawn.
+   * Int32[2]: the running ffmpeg's pid and the keyframe probe's (0 = none), written right after spawn.
    * A worker thread gets no 'exit' event when the process exits, so the main
    * thread reads this in its exit hook to kill the child.
    */

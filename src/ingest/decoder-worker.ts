@@ -17,6 +17,7 @@ const post = (message: FromDecoder): void => port.postMessage(message);
 
 const ring = new FrameArena(init.arena).ring(init.ringIndex);
 const pidSlot = new Int32Array(init.pidSlot);
+const PID_INDEX = { stream: 0, probe: 1 } as const;
 
 // Output frame k of pipe:1 and of pipe:3 come from the same sampled frame, so
 // the capture copy is matched to its ring frame number by k (per ffmpeg run).
@@ -91,8 +92,8 @@ const supervisor = new StreamSupervisor({
     onState: (state, error) => post({ type: 'state', state, error }),
     onSourceSize: (w, h) => ring.setSourceSize(w, h),
     onLog: (level, line) => post({ type: 'log', level, line }),
-    onSpawn: (pid) => Atomics.store(pidSlot, 0, pid),
-    onExit: (pid) => void Atomics.compareExchange(pidSlot, 0, pid, 0),
+    onSpawn: (pid, role) => Atomics.store(pidSlot, PID_INDEX[role], pid),
+    onExit: (pid, role) => void Atomics.compareExchange(pidSlot, PID_INDEX[role], pid, 0),
     onGiveUp: () => post({ type: 'gave_up' }),
   },
 });

@@ -45,7 +45,8 @@ export interface ReaderExit {
 // kills their children through shared pid slots instead.
 const liveChildren = new Set<ChildProcess>();
 let exitHookInstalled = false;
-function track(child: ChildProcess): void {
+/** Registers a child of this thread to be killed if the process exits first (untracked when it exits). */
+export function track(child: ChildProcess): void {
   if (!exitHookInstalled) {
     exitHookInstalled = true;
     process.on('exit', () => {
@@ -53,6 +54,7 @@ function track(child: ChildProcess): void {
     });
   }
   liveChildren.add(child);
+  child.once('exit', () => liveChildren.delete(child));
 }
 
 /** Copies one pipe's byte stream into exact-size frames. */

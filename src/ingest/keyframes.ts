@@ -8,6 +8,7 @@
 import { spawn } from 'node:child_process';
 import type { CameraConfig, DecodeMode } from '../config/schema.js';
 import { inputArgs } from './ffmpeg-args.js';
+import { track } from './frame-reader.js';
 import { protocolWhitelistArgs } from './protocol-whitelist.js';
 import { setNice } from './priority.js';
 import type { ResolvedSource } from './source.js';
@@ -71,13 +72,21 @@ export interface ProbeOptions {
   timeoutMs: number;
   /** Nice value for the probe (it yields like the decoders). */
   nice?: number;
+  onSpawn?(pid: number): void;
+  onExit?(pid: number): void;
+}
+
+export interface KeyframeProbe {
+  result: Promise<KeyframeStats | null>;
+  /** Kills the probe; resolves once it is reaped. */
+  cancel(): Promise<void>;
 }
 
 /**
  * Reads `seconds` of the stream with only keyframes decoded (`-skip_frame
  * nokey`, one thread) and reports their spacing. Null when the probe fails.
  */
-export function probeKeyframes(opts: ProbeOptions): { result: Promise<KeyframeStats | null>; cancel(): void } {
+export function probeKeyframes(opts: ProbeOptions): KeyframeProbe {
   const input = inputArgs(opts.source, { ...opts.camera, loop: false, realtime: false }, opts.ioTimeoutMs);
   const args = [
     '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'info',
@@ -88,7 +97,12 @@ export function probeKeyframes(opts: ProbeOptions): { result: Promise<KeyframeSt
     '-map', '0:v:0', '-an', '-vf', 'showinfo', '-f', 'null', '-',
   ];
   const child = spawn(opts.ffmpegPath, args, { stdio: ['ignore', 'ignore', 'pipe'] });
-  if (opts.nice && child.pid) setNice(child.pid, opts.nice);
+  track(child);
+  const pid = child.pid;
+  if (pid !== undefined) {
+    opts.onSpawn?.(pid);
+    if (opts.nice) setNice(pid, opts.nice);
+  }
   let stderr = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (d: string) => {
@@ -100,11 +114,18 @@ export function probeKeyframes(opts: ProbeOptions): { result: Promise<KeyframeSt
     child.on('error', () => resolve(null));
     child.on('close', (code) => {
       clearTimeout(timer);
+      if (pid !== undefined) opts.onExit?.(pid);
       const times = keyframeTimes(stderr);
       // A killed live probe still measured what it saw; an empty failure did not.
       if (code !== 0 && times.length === 0) return resolve(null);
       resolve(keyframeStats(times, opts.seconds));
     });
   });
-  return { result, cancel: () => child.kill('SIGKILL') };
+  return {
+    result,
+    cancel: async () => {
+      child.kill('SIGKILL');
+      await result;
+    },
+  };
 }

@@ -14,18 +14,27 @@ import { Backoff } from '../lib/backoff.js';
 import { buildFfmpegArgs, CAPTURE_FD, effectiveFps, PRIMARY_FD, type OutputGeometry } from './ffmpeg-args.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { FrozenDetector } from './frozen.js';
-import { chooseDecode, probeKeyframes, type DecodeChoice, type KeyframeStats } from './keyframes.js';
+import { chooseDecode, probeKeyframes, type DecodeChoice, type KeyframeProbe, type KeyframeStats } from './keyframes.js';
 import { setNice } from './priority.js';
 import { defaultSourceEnv, endsCleanly, resolveSource, SourceError, type ResolvedSource, type SourceEnv } from './source.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
 import type { CameraState } from '../contracts/camera.js';
 import { secretScrubber } from '../contracts/redact.js';
 
+export type FfmpegRole = 'stream' | 'probe';
+
 export type SupervisorStreams = Pick<StreamsConfig, 'default_fps' | 'reconnect' | 'stall_timeout_ms' | 'frozen_after_ms' | 'ffmpeg_log_lines_per_minute'> &
   Partial<Pick<StreamsConfig, 'decoder_nice'>>;
 
 /** Stream time the keyframe probe reads (and, for live sources, waits for). */
 const KEYFRAME_PROBE_SECONDS = 6;
+/**
+ * In auto mode the keyframe spacing is learnt only once the sampling rate is
+ * at most this: streams rarely have keyframes more often than every 0.5 s, so
+ * above it the answer would be "decode all" at the price of a second
+ * connection to the camera.
+ */
+const KEYFRAME_CANDIDATE_MAX_FPS = 2;
 
 /** A sink whose size the supervisor decides (from the output geometry). */
 export type FrameTarget = Omit<FrameSink, 'size'>;
@@ -34,9 +43,9 @@ export interface SupervisorEvents {
   onState?(state: CameraState, error: string | null): void;
   onSourceSize?(width: number, height: number): void;
   onLog?(level: FfmpegLogLevel, line: string): void;
-  /** Each ffmpeg started and ended, so an owner in another thread can kill leftovers. */
-  onSpawn?(pid: number): void;
-  onExit?(pid: number): void;
+  /** Each ffmpeg started and ended (the stream's, or the keyframe probe's), so an owner in another thread can kill leftovers. */
+  onSpawn?(pid: number, role: FfmpegRole): void;
+  onExit?(pid: number, role: FfmpegRole): void;
   /** Retrying stopped after maxFailures failures in a row; the state is `error`. */
   onGiveUp?(): void;
 }
@@ -115,7 +124,8 @@ export class StreamSupervisor {
   private readonly scrub: (text: string) => string;
   private sampleFps: number;
   private keyframes: KeyframeStats | null = null;
-  private probe: { cancel(): void } | null = null;
+  private probe: KeyframeProbe | null = null;
+  private source: ResolvedSource | null = null;
   private decode: DecodeChoice;
   /** The running ffmpeg's plan differs from the wanted one: restart it (not a reconnect). */
   private replanPending = false;
@@ -181,6 +191,7 @@ export class StreamSupervisor {
   }
 
   private replan(): void {
+    if (this.source) this.startProbe(this.source);
     this.decode = chooseDecode(this.opts.camera.decode ?? 'auto', this.sampleFps, this.keyframes);
     const reader = this.reader;
     if (!reader || this.stopping) return;
@@ -192,6 +203,7 @@ export class StreamSupervisor {
   private startProbe(source: ResolvedSource): void {
     const mode = this.opts.camera.decode ?? 'auto';
     if (this.probe || mode === 'all' || !(source.kind === 'file' || source.kind === 'rtsp' || source.kind === 'http')) return;
+    if (mode === 'auto' && !(this.sampleFps > 0 && this.sampleFps <= KEYFRAME_CANDIDATE_MAX_FPS)) return;
     const probe = probeKeyframes({
       ffmpegPath: this.opts.ffmpegPath,
       source,
@@ -200,6 +212,8 @@ export class StreamSupervisor {
       ioTimeoutMs: Math.max(this.opts.streams.stall_timeout_ms, 5000),
       timeoutMs: Math.max(this.opts.streams.stall_timeout_ms, 5000) + (this.opts.keyframeProbeSeconds ?? KEYFRAME_PROBE_SECONDS) * 2000,
       nice: this.opts.streams.decoder_nice,
+      onSpawn: (pid) => this.opts.events?.onSpawn?.(pid, 'probe'),
+      onExit: (pid) => this.opts.events?.onExit?.(pid, 'probe'),
     });
     this.probe = probe;
     void probe.result.then((stats) => {
@@ -219,9 +233,8 @@ export class StreamSupervisor {
     this.stopped ??= (async () => {
       this.stopping = true;
       this.clearTimers();
-      this.probe?.cancel();
       const reader = this.reader;
-      if (reader) await reader.stop(this.opts.stopGraceMs ?? 2000);
+      await Promise.all([this.probe?.cancel(), reader?.stop(this.opts.stopGraceMs ?? 2000)]);
       this.setState('stopped', this.lastError);
     })();
     return this.stopped;
@@ -275,6 +288,7 @@ export class StreamSupervisor {
       return;
     }
 
+    this.source = source;
     this.startProbe(source);
     const sinks = new Map<number, FrameSink>([[PRIMARY_FD, this.primary]]);
     if (this.opts.capture) sinks.set(CAPTURE_FD, { size: null, ...this.opts.capture.target });
@@ -310,7 +324,7 @@ export class StreamSupervisor {
     this.reader = reader;
     const pid = reader.pid;
     if (pid !== undefined) {
-      this.opts.events?.onSpawn?.(pid);
+      this.opts.events?.onSpawn?.(pid, 'stream');
       setNice(pid, streams.decoder_nice ?? 0);
     }
 
@@ -325,7 +339,7 @@ export class StreamSupervisor {
     }, check);
 
     void reader.exited.then((exit) => {
-      if (pid !== undefined) this.opts.events?.onExit?.(pid);
+      if (pid !== undefined) this.opts.events?.onExit?.(pid, 'stream');
       if (this.watchdog) clearInterval(this.watchdog);
       this.watchdog = null;
       this.framesDroppedBefore += reader.counts(PRIMARY_FD).dropped;
