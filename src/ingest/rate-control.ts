@@ -75,8 +75,9 @@ const roundFps = (fps: number): number => Math.max(0.01, Math.round(fps * 100) /
 export class RateController {
   private readonly settings: RateControlSettings;
   private readonly effective = new Map<string, RateDecision>();
-  private overloadSince: number | null = null;
-  private spareSince: number | null = null;
+  /** Observations since the last change (or start), oldest first. */
+  private readonly window: (RateObservation & { at: number })[] = [];
+  private since: number | null = null;
   private lastChangeAt = Number.NEGATIVE_INFINITY;
   /** Rate changes decided so far, per camera change. */
   changes = 0;
@@ -97,30 +98,43 @@ export class RateController {
 
   /**
    * One observation at `nowS` (seconds, any origin). Returns the cameras whose
-   * rate changed (empty most of the time).
+   * rate changed (empty most of the time). Overload and spare capacity are
+   * judged on the totals of the last sustain_s seconds, not on single ticks:
+   * drops come in bursts (a batch forms, a ring is superseded), so one quiet
+   * tick must not reset a sustained overload.
    */
   update(nowS: number, cameras: readonly RateCamera[], seen: RateObservation): RateDecision[] {
     const s = this.settings;
     this.retain(new Set(cameras.map((c) => c.id)));
-    const offered = Math.max(0, seen.offeredPerS);
-    const overloaded = offered > 0 && seen.droppedPerS / offered > s.overload_drop_share;
+    this.since ??= nowS;
+    this.window.push({ ...seen, at: nowS });
+    while (this.window.length > 0 && (this.window[0] as { at: number }).at <= nowS - s.sustain_s) this.window.shift();
+    // The window must cover sustain_s since the last change (or start), and the interval must have passed.
+    if (nowS - this.since < s.sustain_s || nowS - this.lastChangeAt < s.min_change_interval_s) return [];
+
+    const n = this.window.length;
+    const offered = this.window.reduce((sum, o) => sum + Math.max(0, o.offeredPerS), 0) / n;
+    const dropped = this.window.reduce((sum, o) => sum + Math.max(0, o.droppedPerS), 0) / n;
+    const inferred = this.window.reduce((sum, o) => sum + Math.max(0, o.inferredPerS), 0) / n;
+    const dropShare = offered > 0 ? dropped / offered : 0;
     const throttled = cameras.some((c) => this.rateOf(c).fps < c.configuredFps);
-    const spare = !overloaded && throttled && seen.droppedPerS / Math.max(offered, 1e-9) < s.overload_drop_share / 5;
+    // Sustained: over the window as a whole, and in at least half of its ticks (one burst is not overload).
+    const over = this.window.filter((o) => o.offeredPerS > 0 && o.droppedPerS / o.offeredPerS > s.overload_drop_share);
+    const overTicks = over.length;
 
-    this.overloadSince = overloaded ? (this.overloadSince ?? nowS) : null;
-    this.spareSince = spare ? (this.spareSince ?? nowS) : null;
-    if (nowS - this.lastChangeAt < s.min_change_interval_s) return [];
-
-    let budget: number | null = null;
-    let reason: RateReason = 'overload';
-    if (this.overloadSince !== null && nowS - this.overloadSince >= s.sustain_s) {
-      budget = seen.inferredPerS * s.target_utilization;
-    } else if (this.spareSince !== null && nowS - this.spareSince >= s.sustain_s) {
+    let budget: number;
+    let reason: RateReason;
+    if (offered > 0 && dropShare > s.overload_drop_share && overTicks * 2 >= n) {
+      // What the engine does while saturated is its capacity.
+      budget = (over.reduce((sum, o) => sum + Math.max(0, o.inferredPerS), 0) / overTicks) * s.target_utilization;
+      reason = 'overload';
+    } else if (throttled && dropShare < s.overload_drop_share / 5) {
       const current = cameras.reduce((sum, c) => sum + this.rateOf(c).fps, 0);
-      budget = Math.max(current * s.raise_factor, seen.inferredPerS * s.raise_factor);
+      budget = Math.max(current, inferred) * s.raise_factor;
       reason = 'recovering';
+    } else {
+      return [];
     }
-    if (budget === null) return [];
 
     const active = cameras.filter((c) => c.active !== false);
     const shares = fairShares(active, budget, s.min_fps);
@@ -138,8 +152,9 @@ export class RateController {
     if (changed.length > 0) {
       this.lastChangeAt = nowS;
       this.changes += changed.length;
-      this.overloadSince = null;
-      this.spareSince = null;
+      // Judge the new rates on what they do, not on what came before.
+      this.since = nowS;
+      this.window.length = 0;
     }
     return changed;
   }

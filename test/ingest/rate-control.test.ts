@@ -31,14 +31,15 @@ describe('fairShares', () => {
 });
 
 describe('RateController hysteresis (driven clock)', () => {
-  it('lowers rates to the fair share only after overload lasts sustain_s', () => {
+  it('lowers rates to the fair share only after overload lasts sustain_s; one burst is not enough', () => {
     const rc = new RateController({ sustain_s: 3, min_change_interval_s: 10, target_utilization: 0.9 });
     const cameras = cams(16);
-    // Two seconds of overload, then one calm second: nothing moves.
-    expect(drive(rc, cameras, 0, 1, overload(200, 400))).toEqual([]);
-    expect(drive(rc, cameras, 2, 2, calm(400))).toEqual([]);
-    // Overload from t=3: still nothing at t=5, the cut comes at t=6.
-    expect(drive(rc, cameras, 3, 5, overload(200, 400))).toEqual([]);
+    // One second of heavy drops among calm ones: nothing moves.
+    expect(drive(rc, cameras, 0, 1, calm(400))).toEqual([]);
+    expect(drive(rc, cameras, 2, 2, overload(200, 400))).toEqual([]);
+    expect(drive(rc, cameras, 3, 4, calm(400))).toEqual([]);
+    // Overload from t=5: at t=5 one tick of three is overloaded, at t=6 two are: the cut.
+    expect(drive(rc, cameras, 5, 5, overload(200, 400))).toEqual([]);
     const cut = drive(rc, cameras, 6, 6, overload(200, 400));
     expect(cut).toHaveLength(16);
     for (const d of cut) expect(d).toMatchObject({ fps: 11.25, reason: 'overload' });
