@@ -37,6 +37,11 @@ const cameraStatusExample: JsonObject = {
   source_width: 1280,
   source_height: 720,
   started_at: '2026-11-24T04:00:00.000Z',
+  fps_configured: 5,
+  fps_effective: 5,
+  rate_reason: 'configured',
+  rate_changes: 0,
+  decode: { keyframes_only: false, keyframe_interval_s: null, reason: 'keyframe spacing not measured yet', threads: 1 },
   latency_ms: { p50: 18, p95: 41, p99: 63, count: 300 },
 };
 
@@ -175,6 +180,20 @@ const schemas: JsonObject = {
       source_width: { type: 'integer', description: 'Source picture width; detection boxes are in these pixels.' },
       source_height: { type: 'integer' },
       started_at: { type: 'string', format: 'date-time' },
+      fps_configured: { type: 'number', description: 'Sampling rate the configuration asks for.' },
+      fps_effective: { type: 'number', description: 'Sampling rate ffmpeg runs at now; lower than fps_configured while the engine cannot keep up (strategy adaptive).' },
+      rate_reason: { type: 'string', enum: ['configured', 'overload', 'recovering'], description: 'Why fps_effective is what it is.' },
+      rate_changes: { type: 'integer', description: 'Sampling rate changes applied (each restarts the camera\'s ffmpeg).' },
+      decode: {
+        type: 'object',
+        description: 'Which frames ffmpeg decodes, and why.',
+        properties: {
+          keyframes_only: { type: 'boolean' },
+          keyframe_interval_s: { type: 'number', nullable: true, description: 'Median keyframe spacing learnt from the stream; null while unknown.' },
+          reason: { type: 'string', example: 'keyframes every 0.80 s, sampling every 1.00 s: decoding keyframes only' },
+          threads: { type: 'integer', description: 'ffmpeg decoder threads; 0 = ffmpeg\'s choice.' },
+        },
+      },
       latency_ms: { allOf: [ref('LatencySummary')], description: 'Frame committed → result published over the recent window; all 0 before the first result.' },
     },
     example: cameraStatusExample,
@@ -197,6 +216,8 @@ const schemas: JsonObject = {
       fps: { type: 'number', minimum: 0, description: 'Frames per second sampled; 0 or absent = the default. Above streams.max_fps: 400, or clamped when streams.fps_over_max is clamp.', example: 5 },
       transport: { type: 'string', enum: ['tcp', 'udp'], default: 'tcp' },
       loop: { type: 'boolean', description: 'Files: restart at the end instead of ending the camera.' },
+      weight: { type: 'number', minimum: 0.01, default: 1, description: 'Share of the engine under overload relative to other cameras (strategy adaptive).' },
+      decode: { type: 'string', enum: ['auto', 'all', 'keyframes'], default: 'auto', description: 'auto: keyframes only when they are dense enough for the sampling rate; all; keyframes (falls back to all when too sparse).' },
     },
   },
   Health: {
