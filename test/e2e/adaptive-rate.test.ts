@@ -7,7 +7,7 @@
  * configured rate back. Only conditions are polled; no timing is asserted.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import type { CameraStatus } from '../../src/ingest/types.js';
+import type { CameraStatus } from '../../src/contracts/camera.js';
 import { fileCamera, SLIDESHOW_360P, startTestService, waitUntilStreaming, type TestService } from '../helpers/service.js';
 
 const HEAVY = ['h1', 'h2', 'h3', 'h4', 'h5'];
