@@ -156,7 +156,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
 
   /** Whole-service frame counters for the adaptive strategy: what reached the rings, what was inferred, what was dropped. */
   function frameTotals(): FrameTotals {
-    const totals = { inferred: 0, offered: 0, dropped: 0 };
+    const totals = { inferred: 0, offered: 0, dropped: 0, engineBusyMs: engine.busyMs, engineWorkers: engine.poolSize };
     for (const handle of cameras.list()) {
       const status = cameraStatus(handle.id);
       if (!status) continue;

@@ -153,6 +153,12 @@ const RateControlSchema = section({
   target_utilization: Type.Number({ default: 0.9, minimum: 0.05, maximum: 1, description: 'share of the measured inference rate handed out to the cameras' }),
   min_fps: Type.Number({ default: 0.2, minimum: 0.01, maximum: 240, description: 'no camera is sampled slower' }),
   raise_factor: Type.Number({ default: 1.25, minimum: 1, maximum: 10, description: 'each raise grows the total sampling rate by at most this' }),
+  spare_utilization: Type.Number({
+    default: 0.75,
+    minimum: 0.05,
+    maximum: 1,
+    description: 'rates go back up only while the inference workers are busy less than this share of the time',
+  }),
 });
 
 const StreamsSchema = section({

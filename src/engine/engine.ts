@@ -75,6 +75,7 @@ function isoTime(ms: number): string {
 export class InferenceEngine {
   readonly provider: ResolvedProvider;
   readonly poolSize: number;
+  private busyTotalMs = 0;
   readonly intraOpThreads: number;
   private readonly listeners = new Set<(e: EngineResult) => void>();
   private readonly inferMs = new SampleWindow(1024);
@@ -296,8 +297,14 @@ export class InferenceEngine {
     }
   }
 
+  /** Worker time spent on tasks since start (pre-processing, model, decoding), ms: busy share = Δ / (Δt × poolSize). */
+  get busyMs(): number {
+    return this.busyTotalMs;
+  }
+
   private taskFinished(timing: TaskTiming | null, error: unknown): void {
     if (timing) {
+      this.busyTotalMs += timing.preMs + timing.inferMs + timing.postMs;
       this.inferMs.record(timing.inferMs);
       this.queueMs.record(timing.queueMs);
       this.preMs.record(timing.preMs);

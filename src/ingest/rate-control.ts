@@ -32,6 +32,8 @@ export interface RateObservation {
   offeredPerS: number;
   /** Frames dropped per second for any reason (overwritten, superseded, busy, stale). */
   droppedPerS: number;
+  /** Share of the inference workers' time spent on frames (0..1), when known. */
+  engineBusy?: number;
 }
 
 export type { RateReason };
@@ -116,6 +118,8 @@ export class RateController {
     const offered = this.window.reduce((sum, o) => sum + Math.max(0, o.offeredPerS), 0) / n;
     const dropped = this.window.reduce((sum, o) => sum + Math.max(0, o.droppedPerS), 0) / n;
     const inferred = this.window.reduce((sum, o) => sum + Math.max(0, o.inferredPerS), 0) / n;
+    const busyTicks = this.window.filter((o) => o.engineBusy !== undefined);
+    const busy = busyTicks.length > 0 ? busyTicks.reduce((sum, o) => sum + (o.engineBusy as number), 0) / busyTicks.length : 0;
     const dropShare = offered > 0 ? dropped / offered : 0;
     const throttled = cameras.some((c) => this.rateOf(c).fps < c.configuredFps);
     // Sustained: over the window as a whole, and in at least half of its ticks (one burst is not overload).
@@ -128,7 +132,8 @@ export class RateController {
       // What the engine does while saturated is its capacity.
       budget = (over.reduce((sum, o) => sum + Math.max(0, o.inferredPerS), 0) / overTicks) * s.target_utilization;
       reason = 'overload';
-    } else if (throttled && dropShare < s.overload_drop_share / 5) {
+    } else if (throttled && dropShare < s.overload_drop_share / 5 && busy < s.spare_utilization) {
+      // No drops alone is not spare capacity (the rates were set just under it): the workers must idle too.
       const current = cameras.reduce((sum, c) => sum + this.rateOf(c).fps, 0);
       budget = Math.max(current, inferred) * s.raise_factor;
       reason = 'recovering';

@@ -14,6 +14,9 @@ export interface FrameTotals {
   offered: number;
   /** Dropped for any reason before a result. */
   dropped: number;
+  /** Inference worker time spent on frames, ms, and the worker count (for the busy share). */
+  engineBusyMs?: number;
+  engineWorkers?: number;
 }
 
 export interface AdaptiveRatesOptions {
@@ -66,6 +69,10 @@ export class AdaptiveRates {
       inferredPerS: (totals.inferred - last.inferred) / dt,
       offeredPerS: (totals.offered - last.offered) / dt,
       droppedPerS: (totals.dropped - last.dropped) / dt,
+      engineBusy:
+        totals.engineBusyMs !== undefined && last.engineBusyMs !== undefined && totals.engineWorkers
+          ? (totals.engineBusyMs - last.engineBusyMs) / (dt * 1000 * totals.engineWorkers)
+          : undefined,
     });
     for (const d of decisions) this.opts.cameras.setRate(d.id, d.fps, d.reason);
   }

@@ -35,7 +35,7 @@ describe('adaptive sampling rates', () => {
       engine: { pool_size: 1, intra_op_threads: 1, max_batch: 1 },
       streams: {
         strategy: 'adaptive',
-        rate_control: { min_change_interval_s: 2, sustain_s: 1, overload_drop_share: 0.05, target_utilization: 0.9, min_fps: 0.2, raise_factor: 2 },
+        rate_control: { min_change_interval_s: 2, sustain_s: 1, overload_drop_share: 0.05, target_utilization: 0.9, min_fps: 0.2, raise_factor: 2, spare_utilization: 0.75 },
       },
       cameras: [
         fileCamera('light', SLIDESHOW_360P, { fps: 4, weight: 1, decode: 'all' }),

@@ -94,3 +94,17 @@ describe('inactive cameras', () => {
     expect(rc.rateOf(cameras[1] as RateCamera)).toMatchObject({ fps: 25, reason: 'configured' });
   });
 });
+
+describe('spare capacity means idle workers, not only no drops', () => {
+  it('holds a cut rate while the workers stay busy, and raises it once they idle', () => {
+    const rc = new RateController({ sustain_s: 1, min_change_interval_s: 2, spare_utilization: 0.75, raise_factor: 2 });
+    const cameras = cams(2, 10);
+    drive(rc, cameras, 0, 1, overload(10, 20));
+    expect(rc.rateOf(cameras[0] as RateCamera).fps).toBe(4.5);
+    // Rates just under capacity: no drops, but the workers are busy 90 % of the time.
+    expect(drive(rc, cameras, 2, 30, { ...calm(9), engineBusy: 0.9 })).toEqual([]);
+    // Capacity returns (the workers now idle half the time): raised.
+    const up = drive(rc, cameras, 31, 32, { ...calm(9), engineBusy: 0.5 });
+    expect(up.map((d) => d.fps)).toEqual([9, 9]);
+  });
+});
