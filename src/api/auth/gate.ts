@@ -51,6 +51,11 @@ export interface GateOptions {
 
 const OPEN: Principal = { role: 'admin', keyId: null };
 const OPEN_KEY_ID = '000000000000';
+
+/** The credential of `Authorization: Bearer <credential>`, or null for any other form. */
+function bearerOf(req: RequestView): string | null {
+  return /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.header('authorization'))?.[1] ?? null;
+}
 const CHALLENGE = 'Bearer realm="stream-ml-service"';
 
 export class Gate {
@@ -64,10 +69,6 @@ export class Gate {
     this.tokens = new StreamTokens(opts.tokenSecret, opts.tokenTtlS);
     this.limiter = new FailureLimiter(opts.maxFailuresPerMinute);
     this.now = opts.now ?? Date.now;
-  }
-
-  get authEnabled(): boolean {
-    return this.keyring.enabled;
   }
 
   admit(route: RouteInfo, req: RequestView): Admission {
@@ -106,10 +107,9 @@ export class Gate {
   }
 
   private credential(route: RouteInfo, req: RequestView, now: number): KeyMatch | 'missing' | 'invalid' | 'expired' {
-    const authorization = req.header('authorization');
-    if (authorization !== '') {
-      const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(authorization);
-      return (bearer && this.keyring.match(bearer[1] as string)) ?? 'invalid';
+    if (req.header('authorization') !== '') {
+      const key = bearerOf(req);
+      return (key !== null && this.keyring.match(key)) || 'invalid';
     }
     const token = route.queryToken ? req.query('token') : undefined;
     if (token === undefined || token === '') return 'missing';
@@ -118,8 +118,8 @@ export class Gate {
 
   /** A valid Bearer key on a public route (for more detail), never a failure. */
   private bearerKey(req: RequestView): Principal | null {
-    const bearer = /^Bearer[ \t]+(\S+)[ \t]*$/i.exec(req.header('authorization'));
-    return bearer ? this.keyring.match(bearer[1] as string) : null;
+    const key = bearerOf(req);
+    return key === null ? null : this.keyring.match(key);
   }
 
   private clientIp(req: RequestView): string {
