@@ -12,6 +12,7 @@ import type { ApiKeyConfig } from '../config/schema.js';
 import type { ApiDeps } from './deps.js';
 import { Gate } from './auth/gate.js';
 import { OriginPolicy, PREFLIGHT_HEADERS } from './cors.js';
+import { isLoopback } from './exposure.js';
 import type { StreamEvent } from '../contracts/events.js';
 import type { ClientMetrics } from '../telemetry/snapshot.js';
 import type { Logger } from '../telemetry/logger.js';
@@ -119,6 +120,7 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
     maxFailuresPerMinute: auth?.maxFailuresPerMinute ?? 10,
     trustProxy: auth?.trustProxy ?? false,
     origins,
+    loopbackOnly: isLoopback(opts.host),
     onFailure: (reason) => deps.onAuthFailure(reason),
     now: auth?.now,
   });

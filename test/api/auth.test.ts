@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import WebSocket from 'ws';
 import { ROUTES, type RouteInfo } from '../../src/api/routes.js';
-import { cameraStatus, imageForm, JPEG, startTestServer, type TestServer } from './helpers.js';
+import { cameraStatus, imageForm, JPEG, rawRequest, startTestServer, type RawResponse, type TestServer } from './helpers.js';
 
 const run = promisify(execFile);
 const ADMIN_KEY = 'admin-test-key-0123456789abcdef';
@@ -234,5 +234,28 @@ describe('failed attempts', () => {
     expect(metrics).toContain(`stream_ml_auth_failures_total{reason="invalid"} ${t.deps.auth.failures.invalid}`);
     expect(metrics).toContain(`stream_ml_auth_failures_total{reason="missing"} ${t.deps.auth.failures.missing}`);
     expect(t.deps.auth.failures.missing).toBeGreaterThan(0);
+  });
+});
+
+describe('no keys on loopback: DNS rebinding', () => {
+  it('answers only requests addressed to a loopback name, WebSocket upgrades included', async () => {
+    const open = await startTestServer();
+    try {
+      const port = open.server.port;
+      const get = (host: string, extra = ''): Promise<RawResponse> => rawRequest(port, `GET /cameras HTTP/1.1\r\nHost: ${host}\r\n${extra}Connection: close\r\n\r\n`);
+      // A page on attacker.example whose name now resolves to 127.0.0.1 is same-origin to the browser.
+      const rebound = await get(`attacker.example:${port}`, `Origin: http://attacker.example:${port}\r\n`);
+      expect(rebound.status).toBe(403);
+      expect(JSON.parse(rebound.body)).toMatchObject({ error: { code: 'host_not_allowed' } });
+      const upgrade = await rawRequest(
+        port,
+        `GET /ws HTTP/1.1\r\nHost: attacker.example:${port}\r\nUpgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n`,
+      );
+      expect(upgrade.status).toBe(403);
+      for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost']) expect((await get(host)).status, host).toBe(200);
+      expect(open.deps.auth.failures.origin).toBe(2);
+    } finally {
+      await open.close();
+    }
   });
 });

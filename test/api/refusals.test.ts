@@ -113,7 +113,7 @@ describe('an early refusal is read by every common client', () => {
       const socket = connect(small.server.port, '127.0.0.1');
       const reply = await new Promise<string>((resolve) => {
         let data = '';
-        socket.on('connect', () => socket.write('POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 500000000\r\n\r\n'));
+        socket.on('connect', () => socket.write('POST /predict HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: multipart/form-data; boundary=b\r\nContent-Length: 500000000\r\n\r\n'));
         socket.on('data', (d: Buffer) => (data += d.toString('latin1')));
         socket.on('close', () => resolve(data));
       });
@@ -131,7 +131,7 @@ describe('an early refusal is read by every common client', () => {
 
 describe('slow-loris clients are cut', () => {
   it('a body trickling in slower than the request timeout gets 408 and the connection is closed', async () => {
-    const head = 'POST /cameras HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n';
+    const head = 'POST /cameras HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Type: application/json\r\nContent-Length: 400\r\n\r\n';
     const socket = connect(t.server.port, '127.0.0.1');
     const result = await new Promise<{ data: string; sentBytes: number }>((resolve) => {
       let data = '';

@@ -8,6 +8,7 @@
 import type { ApiKeyConfig, ApiRole } from '../../config/schema.js';
 import type { AuthFailureReason } from '../../contracts/auth.js';
 import type { OriginPolicy } from '../cors.js';
+import { isLoopback } from '../exposure.js';
 import type { RouteInfo } from '../routes.js';
 import { FailureLimiter } from './failures.js';
 import { Keyring, type KeyMatch } from './keyring.js';
@@ -45,12 +46,23 @@ export interface GateOptions {
   /** Client IP from the last X-Forwarded-For entry (a trusted load balancer in front). */
   trustProxy: boolean;
   origins: OriginPolicy;
+  /**
+   * The server listens on loopback only: without keys, requests must also be
+   * addressed to a loopback name, so a page whose DNS name was rebound to
+   * 127.0.0.1 (same origin as far as the browser knows) gets nothing.
+   */
+  loopbackOnly: boolean;
   onFailure: (reason: AuthFailureReason) => void;
   now?: () => number;
 }
 
 const OPEN: Principal = { role: 'admin', keyId: null };
 const OPEN_KEY_ID = '000000000000';
+
+/** `127.0.0.1:8000` → `127.0.0.1`, `[::1]:8000` → `[::1]`. */
+function hostName(host: string): string {
+  return host.replace(/:\d+$/, '');
+}
 
 /** The credential of `Authorization: Bearer <credential>`, or null for any other form. */
 function bearerOf(req: RequestView): string | null {
@@ -75,7 +87,12 @@ export class Gate {
     if (this.opts.origins.judge(req.header('origin'), req.header('host')) === 'refused') {
       return this.refuse('origin', 403, 'origin_not_allowed', 'requests from this browser origin are not allowed (server.cors_origins)');
     }
-    if (!this.keyring.enabled) return { ok: true, principal: OPEN };
+    if (!this.keyring.enabled) {
+      if (this.opts.loopbackOnly && !isLoopback(hostName(req.header('host')))) {
+        return this.refuse('origin', 403, 'host_not_allowed', 'without API keys this service answers only requests addressed to localhost or 127.0.0.1');
+      }
+      return { ok: true, principal: OPEN };
+    }
     if (route.access === 'public') return { ok: true, principal: this.bearerKey(req) };
 
     const ip = this.clientIp(req);
