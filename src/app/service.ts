@@ -9,7 +9,7 @@ import type { AppConfig, CameraConfig } from '../config/schema.js';
 import { applyFpsLimit, ConfigError, parseCamera } from '../config/load.js';
 import { checkCameraSource, SourcePolicyError } from '../ingest/source-policy.js';
 import { FrameArena } from '../frames/ring.js';
-import { resolveModel } from '../models/registry.js';
+import { modelCacheDir, resolveModel } from '../models/registry.js';
 import type { ResolvedModel } from '../models/types.js';
 import { ImageInputError } from '../models/image.js';
 import { EngineBusyError, InferenceEngine } from '../engine/engine.js';
@@ -83,6 +83,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     },
     arena,
     maxImagePixels: config.server.max_image_pixels,
+    modelCacheDir: modelCacheDir(config.model, options.projectRoot),
   });
   log.info({ provider: engine.provider, pool_size: engine.poolSize, intra_op_threads: engine.intraOpThreads }, 'inference engine ready');
 

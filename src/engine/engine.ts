@@ -4,10 +4,13 @@
  * answers still images, and reports metrics and problems. Results leave
  * through `onResult` listeners; the engine knows nothing of the server.
  */
+import { join } from 'node:path';
 import type { EngineConfig } from '../config/schema.js';
 import type { FrameArena } from '../frames/ring.js';
 import { identityTransform, inputTransform } from '../models/geometry.js';
 import { decodeImageForModel } from '../models/image.js';
+import { projectRoot } from '../models/paths.js';
+import { preparePixelInput } from '../models/pixel-input.js';
 import type { InputTransform, PostprocessOptions, ResolvedModel } from '../models/types.js';
 import { checkEngineConfig } from '../config/load.js';
 import { logger, type Logger } from '../telemetry/logger.js';
@@ -44,6 +47,14 @@ export interface InferenceEngineOptions {
   log?: Logger;
   /** Test-only worker behaviour (crash on a given frame). */
   testHooks?: WorkerTestHooks;
+  /**
+   * `auto` (default): uint8 pixels into a wrapped graph that pre-processes
+   * itself when the model can be wrapped, else JavaScript pre-processing;
+   * `js`: always JavaScript (benchmarks compare the two).
+   */
+  pixelInput?: 'auto' | 'js';
+  /** Where wrapped models are cached (model.cache_dir); defaults to `.cache/models` in the project. */
+  modelCacheDir?: string;
 }
 
 export type EngineResult = Omit<StreamEvent, 'id'>;
@@ -114,11 +125,24 @@ export class InferenceEngine {
     const policy = opts.batching ?? new DynamicBatching({ maxBatch: cfg.max_batch, maxWaitMs: cfg.max_wait_ms });
     const choice = await resolveProvider(cfg, model.modelPath);
     log.info({ provider: choice.provider, pool_size: choice.poolSize, intra_op_threads: choice.intraOpThreads }, choice.reason);
+    const pixels =
+      opts.pixelInput === 'js'
+        ? ({ kind: 'js', modelPath: model.modelPath, reason: 'JavaScript pre-processing requested' } as const)
+        : await preparePixelInput(model, { cacheDir: opts.modelCacheDir ?? join(projectRoot(), '.cache', 'models') });
+    if (pixels.kind === 'uint8') {
+      log.info(
+        { model: model.spec.name, pixel_input: 'uint8', wrapped: pixels.modelPath, sha256: pixels.sha256, precision: pixels.precision, reused: pixels.reused },
+        'uint8 pixels into the model: pre-processing runs inside the graph',
+      );
+    } else {
+      log.info({ model: model.spec.name, pixel_input: 'js' }, `JavaScript pre-processing for ${model.spec.name}: ${pixels.reason}`);
+    }
     const pool = await InferencePool.create({
       size: choice.poolSize,
       log,
       init: {
-        modelPath: model.modelPath,
+        modelPath: pixels.modelPath,
+        pixelInput: pixels.kind === 'uint8' ? { kind: 'uint8', inputName: pixels.inputName } : { kind: 'js' },
         spec: model.spec,
         labels: model.labels,
         provider: choice.provider,

@@ -47,6 +47,11 @@ function dirFrom(root: string, dir: string): string {
   return isAbsolute(dir) ? dir : resolve(root, dir);
 }
 
+/** model.cache_dir as an absolute path (undefined when empty). */
+export function modelCacheDir(cfg: Pick<ModelConfig, 'cache_dir'>, root: string = projectRoot()): string | undefined {
+  return cfg.cache_dir !== '' ? dirFrom(root, cfg.cache_dir) : undefined;
+}
+
 /** The directories searched for model and labels files, in order. */
 export function modelSearchDirs(cfg: DirConfig, root: string = projectRoot()): string[] {
   const dirs: string[] = [];
@@ -131,7 +136,7 @@ export async function resolveModel(
   const specs = opts.manifest ?? loadManifest();
   const spec = findSpec(specs, nameOrAlias, cfg.aliases);
   const dirs = modelSearchDirs(cfg, root);
-  const storeDir = cfg.cache_dir !== '' ? dirFrom(root, cfg.cache_dir) : undefined;
+  const storeDir = modelCacheDir(cfg, root);
   const modelPath = await locateVerified(spec, spec.file, spec.sha256, dirs, storeDir);
   const labelsPath = await locateVerified(spec, spec.labels_file, spec.labels_sha256 ?? '', dirs, storeDir);
   const labels = parseLabels(readFileSync(labelsPath, 'utf8'), spec.labels_format, labelsPath);
