@@ -113,7 +113,10 @@ const ServerSchema = section({
 });
 
 const ModelSchema = section({
-  name: env('APP_MODEL_NAME', Type.String({ default: 'mobilenet_v2_int8', description: 'a name from models/manifest.yaml or an alias below' })),
+  name: env(
+    'APP_MODEL_NAME',
+    Type.String({ default: 'auto', description: 'a name from models/manifest.yaml, an alias below, or auto (mobilenet_v2_int8 on CPU, mobilenet_v2 float on CUDA)' }),
+  ),
   models_dir: env('APP_MODELS_DIR', Type.String({ default: '', description: 'searched first for model files' })),
   cache_dir: env('APP_MODEL_CACHE_DIR', Type.String({ default: '.cache/models', description: 'where `npm run models:fetch` stores files; searched second' })),
   top_k: env('APP_TOP_K', Type.Integer({ default: 3, minimum: 1, maximum: 1000, description: 'classifier predictions returned' })),

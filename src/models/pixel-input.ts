@@ -60,10 +60,17 @@ function writeAtomic(path: string, data: Uint8Array | string): void {
   renameSync(tmp, path);
 }
 
-/** Removes wraps of the same model file made from other sources or settings. */
-function removeStale(dir: string, stem: string, keep: string): void {
+/**
+ * Removes wraps of the same model file with the same settings made from
+ * another source (the model changed). Wraps with other settings stay: another
+ * process may be using them.
+ */
+function removeStale(dir: string, stem: string, keep: string, key: string): void {
   for (const f of readdirSync(dir)) {
-    if (f.startsWith(`${stem}.`) && !f.startsWith(keep) && (f.endsWith('.onnx') || f.endsWith('.json'))) {
+    if (!f.startsWith(`${stem}.`) || f.startsWith(keep) || !f.endsWith('.onnx.json')) continue;
+    const side = readSidecar(join(dir, f));
+    if (side === undefined || side.wrap_key === key) {
+      rmSync(join(dir, f.slice(0, -'.json'.length)), { force: true });
       rmSync(join(dir, f), { force: true });
     }
   }
@@ -116,7 +123,7 @@ export async function preparePixelInput(model: Pick<ResolvedModel, 'spec' | 'mod
     writeAtomic(wrapPath, wrapped.bytes);
     const sidecar: Sidecar = { source_sha256: sourceSha, wrap_key: key, sha256, input_name: wrapped.inputName, precision: wrapped.precision };
     writeAtomic(sidecarPath, `${JSON.stringify(sidecar, null, 1)}\n`);
-    removeStale(dir, stem, `${stem}.${id}.`);
+    removeStale(dir, stem, `${stem}.${id}.`, key);
   } catch (err) {
     return js(`cannot write the wrapped model to ${dir}: ${(err as Error).message}`);
   }

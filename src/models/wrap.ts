@@ -209,6 +209,22 @@ export function wrapWithUint8Input(bytes: Uint8Array, input: PreprocessInput): W
   return { bytes: onnx.ModelProto.encode(model).finish(), inputName: pixels, precision, dims };
 }
 
+/** Operators of int8/uint8 quantized models (QOperator and QDQ formats, integer ops). */
+const QUANTIZED_OPS = new Set(['QuantizeLinear', 'DequantizeLinear', 'QLinearConv', 'QLinearMatMul', 'QLinearAdd', 'QLinearMul', 'QLinearGlobalAveragePool', 'QLinearConcat', 'QLinearSigmoid', 'QLinearLeakyRelu', 'QLinearAveragePool', 'QGemm', 'ConvInteger', 'MatMulInteger', 'DynamicQuantizeLinear']);
+
+/** The quantized operator types a model uses (empty for a float model, or bytes that are not a model). */
+export function quantizedOps(bytes: Uint8Array): string[] {
+  let model: Onnx.ModelProto;
+  try {
+    model = onnx.ModelProto.decode(bytes);
+  } catch {
+    return [];
+  }
+  const found = new Set<string>();
+  for (const n of model.graph?.node ?? []) if (QUANTIZED_OPS.has(n.opType ?? '')) found.add(n.opType ?? '');
+  return [...found].sort();
+}
+
 /** sha256 of bytes (hex). */
 export function sha256Hex(bytes: Uint8Array | string): string {
   return createHash('sha256').update(bytes).digest('hex');
