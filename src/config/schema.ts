@@ -132,9 +132,18 @@ const ModelSchema = section({
 
 const EngineSchema = section({
   provider: env('APP_PROVIDER', oneOf(PROVIDERS, { default: 'auto', description: 'auto (CUDA if it loads, else CPU) | cuda (fail if unavailable) | cpu' })),
-  pool_size: env('APP_POOL_SIZE', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'inference worker threads; 0 = from the core count' })),
+  pool_size: env('APP_POOL_SIZE', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'inference worker threads (sessions); 0 = from the core count; on CUDA per GPU' })),
+  device_ids: env(
+    'APP_DEVICE_IDS',
+    Type.String({
+      default: '',
+      pattern: '^(|\\d{1,3}(\\s*,\\s*\\d{1,3})*)$',
+      allowed: 'GPU numbers separated by commas, like "0,1"',
+      description: 'CUDA GPUs, comma-separated ("0,1"); empty = GPU 0; pool_size sessions on each, batches go to whichever is free',
+    }),
+  ),
   intra_op_threads: env('APP_INTRA_OP_THREADS', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'onnxruntime threads per worker; 0 = from the core count' })),
-  max_batch: env('APP_MAX_BATCH', Type.Integer({ default: 8, minimum: 1, maximum: 256, description: 'largest batch formed across cameras' })),
+  max_batch: env('APP_MAX_BATCH', Type.Integer({ default: -1, minimum: -1, maximum: 256, description: 'largest batch formed across cameras; -1 = provider default (CPU 8, CUDA 32)' })),
   max_wait_ms: env('APP_MAX_WAIT_MS', Type.Number({ default: 10, minimum: 0, maximum: 10_000, description: 'longest a ready frame waits for a batch to fill (max queue delay)' })),
   max_in_flight_batches: Type.Integer({ default: 0, minimum: 0, maximum: 64, description: 'batches submitted and not yet answered (frames beyond wait in the ring); 0 = one per worker, at least 2' }),
   max_frame_age_ms: env('APP_MAX_FRAME_AGE_MS', Type.Number({ default: 1000, minimum: 0, description: 'older frames are dropped as `stale`, never inferred (0 = no limit)' })),

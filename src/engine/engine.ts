@@ -25,7 +25,7 @@ import { summarize, type CameraOutputStats } from './camera-stats.js';
 import { Dispatcher, type ClaimTap, type PublishedFrame } from './dispatcher.js';
 import { InferencePool } from './pool.js';
 import { nowMs, type TaskTiming, type WorkerTestHooks } from './protocol.js';
-import { resolveProvider, type ResolvedProvider } from './provider.js';
+import { defaultMaxBatch, parseDeviceIds, resolveProvider, type ResolvedProvider } from './provider.js';
 import type { PredictResponse, StreamEvent } from '../contracts/events.js';
 
 /**
@@ -141,10 +141,16 @@ export class InferenceEngine {
       throw new Error(`frame arena is ${g.width}x${g.height}x${g.channels}, model ${model.spec.name} needs ${input.width}x${input.height}x3`);
     }
     checkEngineConfig(cfg, 'InferenceEngine.create');
-    // Made first: it checks max_batch and max_wait_ms before any thread starts.
-    const policy = opts.batching ?? new DynamicBatching({ maxBatch: cfg.max_batch, maxWaitMs: cfg.max_wait_ms });
-    const choice = await resolveProvider(cfg, model.modelPath);
-    log.info({ provider: choice.provider, pool_size: choice.poolSize, intra_op_threads: choice.intraOpThreads }, choice.reason);
+    const resolved = await resolveProvider(cfg, model.modelPath);
+    // Checked before any thread starts.
+    const policy = opts.batching ?? new DynamicBatching({ maxBatch: defaultMaxBatch(resolved.provider, cfg), maxWaitMs: cfg.max_wait_ms });
+    const deviceIds = resolved.provider === 'cuda' ? parseDeviceIds(cfg.device_ids) : [];
+    // On CUDA pool_size is per GPU.
+    const choice = { ...resolved, poolSize: resolved.poolSize * Math.max(1, deviceIds.length) };
+    log.info(
+      { provider: choice.provider, pool_size: choice.poolSize, intra_op_threads: choice.intraOpThreads, max_batch: policy.maxBatch, ...(deviceIds.length > 0 ? { device_ids: deviceIds } : {}) },
+      choice.reason,
+    );
     if (choice.provider === 'cuda') warnIfQuantized(model, log);
     const pixels =
       opts.pixelInput === 'js'
@@ -168,6 +174,8 @@ export class InferenceEngine {
         labels: model.labels,
         provider: choice.provider,
         intraOpThreads: choice.intraOpThreads,
+        deviceIds,
+        workerCounter: new SharedArrayBuffer(4),
         postprocess: opts.postprocess,
         arena: arena.handle,
         testHooks: opts.testHooks,

@@ -30,6 +30,10 @@ export interface WorkerInit {
   labels: string[];
   provider: ResolvedProvider;
   intraOpThreads: number;
+  /** CUDA devices; worker n (in start order) runs on deviceIds[n % length]. Empty on CPU. */
+  deviceIds: number[];
+  /** One Int32 shared by the workers to number themselves in start order. */
+  workerCounter: SharedArrayBuffer;
   postprocess: PostprocessOptions;
   arena: FrameArenaHandle;
   testHooks?: WorkerTestHooks;

@@ -83,7 +83,10 @@ function transformOfRing(ringIndex: number): InputTransform {
   return cached.transform;
 }
 
-const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, sessionOptions(init.provider, init.intraOpThreads));
+// Sessions spread over the GPUs in start order (a restarted worker takes the next turn).
+const ordinal = Atomics.add(new Int32Array(init.workerCounter), 0, 1);
+const deviceId = init.deviceIds.length > 0 ? init.deviceIds[ordinal % init.deviceIds.length]! : 0;
+const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, sessionOptions(init.provider, init.intraOpThreads, deviceId));
 // A failed load surfaces in the first task (the engine's warm-up), not as an
 // unhandled rejection that would kill the thread and make Piscina respawn it.
 session.catch(() => undefined);
