@@ -49,6 +49,7 @@ function env<const N extends string, T extends TSchema>(name: N, schema: T): T &
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const PROVIDERS = ['auto', 'cpu', 'cuda'] as const;
 export const RTSP_TRANSPORTS = ['tcp', 'udp'] as const;
+export const HWACCEL_MODES = ['auto', 'cpu', 'cuda'] as const;
 export const API_ROLES = ['read', 'admin'] as const;
 export const FPS_OVER_MAX = ['refuse', 'clamp'] as const;
 export const SOURCE_KINDS = ['rtsp', 'rtsps', 'http', 'https', 'file', 'device'] as const;
@@ -195,6 +196,13 @@ const StreamsSchema = section({
   stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted' }),
   frozen_after_ms: Type.Number({ default: 10_000, minimum: 0, description: 'identical pictures this long → camera reported `frozen` (0 = off)' }),
   demo_camera: env('APP_DEMO_CAMERA', Type.Boolean({ default: true, description: 'with no camera configured, run the ffmpeg testsrc2 pattern as camera `demo`' })),
+  hwaccel: env(
+    'APP_HWACCEL',
+    oneOf(HWACCEL_MODES, {
+      default: 'auto',
+      description: "video decoding: auto (NVDEC when ffmpeg can use CUDA here, else CPU, reason on /health/stream) | cpu | cuda; a camera's own hwaccel wins",
+    }),
+  ),
   ffmpeg_log_lines_per_minute: Type.Integer({ default: 20, minimum: 0, description: 'ffmpeg stderr lines logged per camera per minute' }),
   sse_heartbeat_ms: Type.Number({ default: 15_000, minimum: 100, description: 'SSE comment line sent when no event went out for this long' }),
   event_history: Type.Integer({ default: 256, minimum: 0, maximum: 100_000, description: 'events kept for SSE Last-Event-ID resume' }),
@@ -246,6 +254,7 @@ export const CameraSchema = section(
     // Optional without a default, so a parsed camera holds only what was given; readers use CAMERA_OPTIONAL_DEFAULTS.
     weight: Type.Optional(Type.Number({ minimum: 0.01, maximum: 1000, description: 'strategy adaptive: share of the engine under overload relative to other cameras (default 1)' })),
     decode: Type.Optional(Type.Unsafe<(typeof DECODE_MODES)[number]>({ type: 'string', enum: [...DECODE_MODES], description: 'auto (default): keyframes only when they are dense enough for the sampling rate; all; keyframes (falls back to all when too sparse)' })),
+    hwaccel: Type.Optional(Type.Unsafe<HwaccelMode>({ type: 'string', enum: [...HWACCEL_MODES], description: 'video decoding for this camera; absent = streams.hwaccel' })),
     capture: Type.Optional(CameraCaptureSchema),
   },
   { allowed: 'a mapping with id and url' },
@@ -330,6 +339,8 @@ export type RtspTransport = (typeof RTSP_TRANSPORTS)[number];
 export type StreamStrategy = (typeof STREAM_STRATEGIES)[number];
 export type DecodeMode = (typeof DECODE_MODES)[number];
 export type RateControlConfig = Static<typeof RateControlSchema>;
+/** Where video is decoded: `auto` = NVDEC when ffmpeg can use CUDA here, else CPU. */
+export type HwaccelMode = (typeof HWACCEL_MODES)[number];
 
 /** Every APP_* name the schema declares, as a type: a misspelt name does not compile. */
 type EnvNamesOf<T> = T extends { env: infer N extends string } ? N : T extends TObject<infer P extends TProperties> ? { [K in keyof P]: EnvNamesOf<P[K]> }[keyof P] : never;
@@ -371,7 +382,7 @@ function defaultsOf(schema: TSchema): unknown {
 const DEFAULTS = defaultsOf(AppConfigSchema) as AppConfig;
 
 /** Defaults of a camera's optional settings (id and url have none). */
-export const CAMERA_DEFAULTS = defaultsOf(CameraSchema) as Omit<CameraConfig, 'id' | 'url' | 'capture'>;
+export const CAMERA_DEFAULTS = defaultsOf(CameraSchema) as Omit<CameraConfig, 'id' | 'url' | 'capture' | 'hwaccel'>;
 
 /** What an absent optional camera key means. */
 export const CAMERA_OPTIONAL_DEFAULTS: Required<Pick<CameraConfig, 'weight' | 'decode'>> = { weight: 1, decode: 'auto' };

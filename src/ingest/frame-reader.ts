@@ -37,6 +37,8 @@ export interface ReaderExit {
   signal: NodeJS.Signals | null;
   /** Why it failed, when known: a spawn error or ffmpeg's last complaint. */
   error: string | null;
+  /** ffmpeg's first line saying CUDA decoding cannot work, if any. */
+  cudaFailure: string | null;
 }
 
 // Children of this thread, killed when the process exits so that no ffmpeg
@@ -163,7 +165,7 @@ export class FrameReader {
         liveChildren.delete(this.child);
         parser.end();
         for (const a of this.assemblers.values()) a.finish();
-        resolve({ code, signal, error: this.spawnError ?? (code === 0 ? null : parser.lastProblem) });
+        resolve({ code, signal, error: this.spawnError ?? (code === 0 ? null : parser.lastProblem), cudaFailure: parser.cudaFailure });
       };
       this.child.on('error', (err) => {
         this.spawnError = `ffmpeg could not start: ${err.message}`;
