@@ -23,7 +23,7 @@ export class UnwrappableModelError extends Error {
 }
 
 /** Bumped whenever the wrapped graph changes, so cached wraps are rebuilt. */
-export const WRAP_VERSION = 1;
+export const WRAP_VERSION = 2;
 
 const { DataType } = onnx.TensorProto;
 const PREFIX = '__u8pre_';
@@ -150,42 +150,46 @@ export function wrapWithUint8Input(bytes: Uint8Array, input: PreprocessInput): W
   const pre: Onnx.NodeProto[] = [];
   const inits: Onnx.TensorProto[] = [];
   let current = pixels;
-  // Colour order on the bytes: the ring holds RGB, the model may want BGR.
+  // Colour order and layout on the bytes (a quarter of the memory traffic of
+  // floats); the ring holds RGB, the model may want BGR.
+  const nchw = input.layout === 'NCHW';
+  const channelAxis = nchw ? dims.length - 3 : dims.length - 1;
+  if (nchw) {
+    const out = fresh('nchw');
+    pre.push(node('Transpose', [current], out, [attrInts('perm', unbatched ? [2, 0, 1] : [0, 3, 1, 2])]));
+    current = out;
+  }
   if (input.color_order === 'BGR') {
     const order = fresh('bgr_order');
     inits.push(int64Tensor(order, [2, 1, 0]));
     const out = fresh('bgr');
-    pre.push(node('Gather', [current, order], out, [attrInt('axis', dims.length - 1)]));
+    pre.push(node('Gather', [current, order], out, [attrInt('axis', channelAxis)]));
     current = out;
   }
-  // Computed in float32 (exact for 0..255), then the constants and the
-  // result take the model's precision.
+  // Computed in float32 (exact for 0..255), then the result takes the model's precision.
   const cast = fresh('float');
   pre.push(node('Cast', [current], cast, [attrInt('to', DataType.FLOAT)]));
   current = cast;
+  // Per-channel constants broadcast over H and W: [3,1,1] in NCHW, [3] in NHWC.
+  const constDims = nchw ? [3, 1, 1] : [3];
   const { mul, add } = coefficients(input);
   if (mul.some((m) => m !== 1)) {
     const k = fresh('mul_k');
-    inits.push(floatTensor(k, mul, [3]));
+    inits.push(floatTensor(k, mul, constDims));
     const out = fresh('scaled');
     pre.push(node('Mul', [current, k], out));
     current = out;
   }
   if (add.some((a) => a !== 0)) {
     const k = fresh('add_k');
-    inits.push(floatTensor(k, add, [3]));
+    inits.push(floatTensor(k, add, constDims));
     const out = fresh('normalised');
     pre.push(node('Add', [current, k], out));
     current = out;
   }
-  if (precision === 'float16') {
-    const out = fresh('half');
-    pre.push(node('Cast', [current], out, [attrInt('to', DataType.FLOAT16)]));
-    current = out;
-  }
   // The last step writes the original input's name, so the model's own nodes are untouched.
-  if (input.layout === 'NCHW') {
-    pre.push(node('Transpose', [current], input.name, [attrInts('perm', unbatched ? [2, 0, 1] : [0, 3, 1, 2])]));
+  if (precision === 'float16') {
+    pre.push(node('Cast', [current], input.name, [attrInt('to', DataType.FLOAT16)]));
   } else {
     pre.push(node('Identity', [current], input.name));
   }
