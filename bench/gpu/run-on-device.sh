@@ -87,7 +87,6 @@ SCRATCH=$(mktemp -d /tmp/gpu-stage-root.XXXXXX)
 mkdir -p "$SCRATCH/.git/info"
 cp -r dist models "$SCRATCH/"
 ln -s "$ROOT/node_modules" "$SCRATCH/node_modules"
-ln -s "$SHARED" "$(dirname "$SCRATCH")/shared" 2>/dev/null || true
 ( cd "$SCRATCH" && GPU_EXTRA_MODELS="$EXTRA" bash "$SHARED/tools/gpu/stage.sh" ) | sed 's/^/  /'
 rm -rf "$ROOT/.gpu" && mv "$SCRATCH/.gpu" "$ROOT/.gpu" && rm -rf "$SCRATCH"
 
