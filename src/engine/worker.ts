@@ -86,10 +86,25 @@ function transformOfRing(ringIndex: number): InputTransform {
 // Sessions spread over the GPUs in start order (a restarted worker takes the next turn).
 const ordinal = Atomics.add(new Int32Array(init.workerCounter), 0, 1);
 const deviceId = init.deviceIds.length > 0 ? init.deviceIds[ordinal % init.deviceIds.length]! : 0;
-const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, sessionOptions(init.provider, init.intraOpThreads, deviceId));
+const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, sessionOptions(init.provider, init.intraOpThreads, deviceId)).then(
+  checkFloatInput,
+);
 // A failed load surfaces in the first task (the engine's warm-up), not as an
 // unhandled rejection that would kill the thread and make Piscina respawn it.
 session.catch(() => undefined);
+
+/** The JavaScript path makes float32 tensors: say so clearly for a model that wants another type (float16). */
+function checkFloatInput(s: ort.InferenceSession): ort.InferenceSession {
+  if (pixelInput.kind !== 'js') return s;
+  const meta = s.inputMetadata.find((m) => m.name === input.name);
+  if (meta !== undefined && meta.isTensor && meta.type !== 'float32') {
+    throw new TypeError(
+      `model ${spec.name} takes ${meta.type} input '${input.name}' and could not be wrapped to take uint8 pixels (see the log); ` +
+        'JavaScript pre-processing makes float32 only',
+    );
+  }
+  return s;
+}
 
 /** Which images of the current run were read, and how each maps to its source (reused). */
 let liveFlags = new Uint8Array(8);

@@ -170,6 +170,21 @@ describe('float16 models', () => {
   });
 });
 
+describe('float16 models on the JavaScript path', () => {
+  it('refuse to start with a clear reason (JavaScript pre-processing makes float32 only)', async () => {
+    const dir = tempDir();
+    const base = await loadModel('mobilenet_v2_int8');
+    const input: ModelInputSpec = { ...base.spec.input, name: 'x', width: 5, height: 4 };
+    const modelPath = join(dir, 'half.onnx');
+    writeFileSync(modelPath, float16Model(input));
+    const model: ResolvedModel = { ...base, spec: { ...base.spec, name: 'half', input }, modelPath };
+    const arena = FrameArena.create({ width: 5, height: 4, channels: 3 }, 4, 1);
+    await expect(
+      InferenceEngine.create({ model, engine: engineConfig(), postprocess, arena, maxImagePixels: 1e6, pixelInput: 'js', modelCacheDir: join(dir, 'cache') }),
+    ).rejects.toThrow(/model half takes float16 input 'x' and could not be wrapped .* JavaScript pre-processing makes float32 only/);
+  });
+});
+
 describe('wrap cache and fallback', () => {
   async function modelCopy(dir: string): Promise<ResolvedModel> {
     const model = await loadModel('mobilenet_v2_int8');
