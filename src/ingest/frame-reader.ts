@@ -37,8 +37,6 @@ export interface ReaderExit {
   signal: NodeJS.Signals | null;
   /** Why it failed, when known: a spawn error or ffmpeg's last complaint. */
   error: string | null;
-  /** ffmpeg's first line saying CUDA decoding cannot work, if any. */
-  cudaFailure: string | null;
 }
 
 // Children of this thread, killed when the process exits so that no ffmpeg
@@ -117,6 +115,7 @@ export class FrameReader {
   /** Outputs whose size comes from ffmpeg's header: attached once it is parsed. */
   private readonly pendingSizes = new Map<number, (w: number, h: number) => void>();
   private spawnError: string | null = null;
+  private readonly parser: StderrParser;
   private done = false;
 
   constructor(opts: FrameReaderOptions) {
@@ -141,7 +140,7 @@ export class FrameReader {
       else this.pendingSizes.set(fd, attach);
     }
 
-    const parser = new StderrParser(
+    const parser = (this.parser = new StderrParser(
       {
         onSourceSize: opts.onSourceSize,
         onOutputSize: (fd, w, h) => {
@@ -154,7 +153,7 @@ export class FrameReader {
         onLog: opts.onLog,
       },
       opts.logLinesPerMinute,
-    );
+    ));
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (text: string) => parser.push(text));
 
@@ -165,7 +164,7 @@ export class FrameReader {
         liveChildren.delete(this.child);
         parser.end();
         for (const a of this.assemblers.values()) a.finish();
-        resolve({ code, signal, error: this.spawnError ?? (code === 0 ? null : parser.lastProblem), cudaFailure: parser.cudaFailure });
+        resolve({ code, signal, error: this.spawnError ?? (code === 0 ? null : parser.lastProblem) });
       };
       this.child.on('error', (err) => {
         this.spawnError = `ffmpeg could not start: ${err.message}`;
@@ -181,6 +180,11 @@ export class FrameReader {
         setTimeout(() => finish(code, signal), 2000).unref();
       });
     });
+  }
+
+  /** ffmpeg's first line saying CUDA decoding cannot work, if any (read after exit). */
+  get cudaFailure(): string | null {
+    return this.parser.cudaFailure;
   }
 
   get pid(): number | undefined {

@@ -362,8 +362,8 @@ export class StreamSupervisor {
       this.reader = null;
       if (this.stopping) return;
       // auto: CUDA decoding failed before any frame → the same source on the CPU, at once, not as a reconnect.
-      if (choice.device === 'cuda' && this.hwaccel.mode === 'auto' && exit.cudaFailure !== null && this.runLastFrameAt === 0) {
-        this.cudaFailure = this.scrub(`CUDA decoding failed: ${exit.cudaFailure}`);
+      if (choice.device === 'cuda' && this.hwaccel.mode === 'auto' && reader.cudaFailure !== null && this.runLastFrameAt === 0) {
+        this.cudaFailure = this.scrub(`CUDA decoding failed: ${reader.cudaFailure}`);
         this.opts.events?.onLog?.('warn', `${this.cudaFailure}; decoding on the CPU`);
         this.retryTimer = setTimeout(() => this.attempt(), 0);
         return;
