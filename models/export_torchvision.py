@@ -2,7 +2,7 @@
 """Export the torchvision models named in models/manifest.yaml to ONNX.
 
   /usr/bin/python3 models/export_torchvision.py [--out-dir DIR] [--pretrained]
-                                                [--opset N] [--only NAME ...]
+                                                [--opset N] [--only NAME ...] [--fp16]
 
 Writes, into the model cache directory (default: $APP_MODEL_CACHE_DIR or
 <project>/.cache/models, where the registry looks):
@@ -12,6 +12,12 @@ Writes, into the model cache directory (default: $APP_MODEL_CACHE_DIR or
                                              outputs `boxes` [N,4] xyxy,
                                              `labels` [N] int64 COCO ids,
                                              `scores` [N]
+With --fp16 also mobilenet_v3_small.fp16.onnx: the same graph with float16
+weights, input and output (for GPUs; onnxruntime's CPU EP lacks float16
+kernels for most of it). It is converted from the float32 export with the
+`onnx` package (Debian: python3-onnx), as torch 1.13 cannot run float16
+convolutions on the CPU to trace them. The service feeds it uint8 pixels
+through its wrapped graph and casts its float16 output to float32.
 and beside each a `<file>.reference.json` with PyTorch's own outputs for a
 synthetic input that the test suite rebuilds exactly, so the ONNX graph run by
 onnxruntime can be checked against PyTorch.
@@ -159,6 +165,41 @@ def export_fasterrcnn(out_dir, opset, pretrained, score_thresh, height, width):
     return target
 
 
+def to_float16(src, dst):
+    """float32 → float16 for a graph of plain float ops (MobileNetV3-Small):
+    initializers, Constant tensors, graph inputs/outputs and Cast targets."""
+    try:
+        import numpy as np
+        import onnx
+        from onnx import TensorProto, numpy_helper
+    except ImportError as err:
+        sys.exit(f"--fp16 needs the onnx package ({err}); on Debian 12: apt-get install -y python3-onnx")
+    model = onnx.load(str(src))
+    graph = model.graph
+
+    def half(t):
+        if t.data_type != TensorProto.FLOAT:
+            return t
+        h = numpy_helper.from_array(numpy_helper.to_array(t).astype(np.float16), t.name)
+        return h
+
+    for i, t in enumerate(graph.initializer):
+        graph.initializer[i].CopyFrom(half(t))
+    for n in graph.node:
+        for a in n.attribute:
+            if a.name == "value" and a.type == onnx.AttributeProto.TENSOR:
+                a.t.CopyFrom(half(a.t))
+            if n.op_type == "Cast" and a.name == "to" and a.i == TensorProto.FLOAT:
+                a.i = TensorProto.FLOAT16
+    for v in list(graph.input) + list(graph.output):
+        if v.type.tensor_type.elem_type == TensorProto.FLOAT:
+            v.type.tensor_type.elem_type = TensorProto.FLOAT16
+    del graph.value_info[:]  # shapes and types are re-inferred by onnxruntime
+    onnx.checker.check_model(model)
+    onnx.save(model, str(dst))
+    return dst
+
+
 def main(argv):
     default_out = os.environ.get("APP_MODEL_CACHE_DIR") or ".cache/models"
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
@@ -173,6 +214,7 @@ def main(argv):
         help="Faster R-CNN's own score cut-off; default 0.05 with --pretrained, else 0.0 "
         "(random weights rarely score above 0.05; 0 keeps outputs non-empty for checking)",
     )
+    p.add_argument("--fp16", action="store_true", help="also write mobilenet_v3_small.fp16.onnx (float16; needs python3-onnx)")
     p.add_argument("--height", type=int, default=480, help="Faster R-CNN example/reference height (manifest: 480)")
     p.add_argument("--width", type=int, default=640, help="Faster R-CNN example/reference width (manifest: 640)")
     args = p.parse_args(argv)
@@ -198,7 +240,10 @@ def main(argv):
     print(f"torch {torch.__version__}, torchvision {torchvision.__version__}, opset {args.opset}, "
           f"{'pretrained' if args.pretrained else 'RANDOM (seeded)'} weights → {out_dir}")
     if "mobilenet_v3_small" in which:
-        print(f"wrote {export_mobilenet_v3_small(out_dir, args.opset, args.pretrained)}")
+        target = export_mobilenet_v3_small(out_dir, args.opset, args.pretrained)
+        print(f"wrote {target}")
+        if args.fp16:
+            print(f"wrote {to_float16(target, out_dir / 'mobilenet_v3_small.fp16.onnx')}")
     if "fasterrcnn_person" in which:
         print(f"wrote {export_fasterrcnn(out_dir, args.opset, args.pretrained, thresh, args.height, args.width)}")
     return 0

@@ -9,7 +9,8 @@ import type { AppConfig, CameraConfig } from '../config/schema.js';
 import { applyFpsLimit, ConfigError, parseCamera } from '../config/load.js';
 import { checkCameraSource, SourcePolicyError } from '../ingest/source-policy.js';
 import { FrameArena } from '../frames/ring.js';
-import { resolveModel } from '../models/registry.js';
+import { AUTO_MODEL, ModelFileError, modelCacheDir, resolveModel } from '../models/registry.js';
+import { resolveProvider } from '../engine/provider.js';
 import type { ResolvedModel } from '../models/types.js';
 import { ImageInputError } from '../models/image.js';
 import { EngineBusyError, InferenceEngine } from '../engine/engine.js';
@@ -56,6 +57,27 @@ export interface StartOptions {
   log?: Logger;
 }
 
+/**
+ * `model.name: auto` is the classifier that suits the execution provider
+ * (AUTO_MODEL): the provider is decided first, with the CPU model as the
+ * probe. On CUDA without the float model on disk, the int8 one is used with
+ * a warning saying how to get the float one.
+ */
+async function resolveServiceModel(config: AppConfig, root: string | undefined, log: Logger): Promise<ResolvedModel> {
+  if (config.model.name !== 'auto') return resolveModel(config.model.name, config.model, { projectRoot: root });
+  const cpuModel = await resolveModel(AUTO_MODEL.cpu, config.model, { projectRoot: root });
+  if (config.engine.provider === 'cpu') return cpuModel;
+  const { provider } = await resolveProvider(config.engine, cpuModel.modelPath);
+  if (provider === 'cpu') return cpuModel;
+  try {
+    return await resolveModel(AUTO_MODEL.cuda, config.model, { projectRoot: root });
+  } catch (err) {
+    if (!(err instanceof ModelFileError)) throw err;
+    log.warn({ model: AUTO_MODEL.cuda }, `model.name auto: the float classifier for CUDA is not available (${err.message}); using ${AUTO_MODEL.cpu}`);
+    return cpuModel;
+  }
+}
+
 export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
   const log = options.log ?? rootLogger();
   const startedAt = Date.now();
@@ -65,7 +87,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const listenPlan = planListen(config.server.host, auth.keys.length, auth.disabled);
   if (listenPlan.notice) log[listenPlan.notice.level](listenPlan.notice.message);
 
-  const model = await resolveModel(config.model.name, config.model, { projectRoot: options.projectRoot });
+  const model = await resolveServiceModel(config, options.projectRoot, log);
   log.info({ model: model.spec.name, path: model.modelPath, task: model.spec.task }, 'model resolved');
 
   const input = model.spec.input;
@@ -83,6 +105,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     },
     arena,
     maxImagePixels: config.server.max_image_pixels,
+    modelCacheDir: modelCacheDir(config.model, options.projectRoot),
   });
   log.info({ provider: engine.provider, pool_size: engine.poolSize, intra_op_threads: engine.intraOpThreads }, 'inference engine ready');
 

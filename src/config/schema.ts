@@ -49,6 +49,7 @@ function env<const N extends string, T extends TSchema>(name: N, schema: T): T &
 export const LOG_LEVELS = ['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent'] as const;
 export const PROVIDERS = ['auto', 'cpu', 'cuda'] as const;
 export const RTSP_TRANSPORTS = ['tcp', 'udp'] as const;
+export const HWACCEL_MODES = ['auto', 'cpu', 'cuda'] as const;
 export const API_ROLES = ['read', 'admin'] as const;
 export const FPS_OVER_MAX = ['refuse', 'clamp'] as const;
 export const SOURCE_KINDS = ['rtsp', 'rtsps', 'http', 'https', 'file', 'device'] as const;
@@ -113,7 +114,10 @@ const ServerSchema = section({
 });
 
 const ModelSchema = section({
-  name: env('APP_MODEL_NAME', Type.String({ default: 'mobilenet_v2_int8', description: 'a name from models/manifest.yaml or an alias below' })),
+  name: env(
+    'APP_MODEL_NAME',
+    Type.String({ default: 'auto', description: 'a name from models/manifest.yaml, an alias below, or auto (mobilenet_v2_int8 on CPU, mobilenet_v2 float on CUDA)' }),
+  ),
   models_dir: env('APP_MODELS_DIR', Type.String({ default: '', description: 'searched first for model files' })),
   cache_dir: env('APP_MODEL_CACHE_DIR', Type.String({ default: '.cache/models', description: 'where `npm run models:fetch` stores files; searched second' })),
   top_k: env('APP_TOP_K', Type.Integer({ default: 3, minimum: 1, maximum: 1000, description: 'classifier predictions returned' })),
@@ -129,9 +133,18 @@ const ModelSchema = section({
 
 const EngineSchema = section({
   provider: env('APP_PROVIDER', oneOf(PROVIDERS, { default: 'auto', description: 'auto (CUDA if it loads, else CPU) | cuda (fail if unavailable) | cpu' })),
-  pool_size: env('APP_POOL_SIZE', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'inference worker threads; 0 = from the core count' })),
+  pool_size: env('APP_POOL_SIZE', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'inference worker threads (sessions); 0 = from the core count; on CUDA per GPU' })),
+  device_ids: env(
+    'APP_DEVICE_IDS',
+    Type.String({
+      default: '',
+      pattern: '^(|\\d{1,3}(\\s*,\\s*\\d{1,3})*)$',
+      allowed: 'GPU numbers separated by commas, like "0,1"',
+      description: 'CUDA GPUs, comma-separated ("0,1"); empty = GPU 0; pool_size sessions on each, batches go to whichever is free',
+    }),
+  ),
   intra_op_threads: env('APP_INTRA_OP_THREADS', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'onnxruntime threads per worker; 0 = from the core count' })),
-  max_batch: env('APP_MAX_BATCH', Type.Integer({ default: 8, minimum: 1, maximum: 256, description: 'largest batch formed across cameras' })),
+  max_batch: env('APP_MAX_BATCH', Type.Integer({ default: -1, minimum: -1, maximum: 256, description: 'largest batch formed across cameras; -1 = provider default (CPU 8, CUDA 32)' })),
   max_wait_ms: env('APP_MAX_WAIT_MS', Type.Number({ default: 10, minimum: 0, maximum: 10_000, description: 'longest a ready frame waits for a batch to fill (max queue delay)' })),
   max_in_flight_batches: Type.Integer({ default: 0, minimum: 0, maximum: 64, description: 'batches submitted and not yet answered (frames beyond wait in the ring); 0 = one per worker, at least 2' }),
   max_frame_age_ms: env('APP_MAX_FRAME_AGE_MS', Type.Number({ default: 1000, minimum: 0, description: 'older frames are dropped as `stale`, never inferred (0 = no limit)' })),
@@ -183,6 +196,13 @@ const StreamsSchema = section({
   stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted' }),
   frozen_after_ms: Type.Number({ default: 10_000, minimum: 0, description: 'identical pictures this long → camera reported `frozen` (0 = off)' }),
   demo_camera: env('APP_DEMO_CAMERA', Type.Boolean({ default: true, description: 'with no camera configured, run the ffmpeg testsrc2 pattern as camera `demo`' })),
+  hwaccel: env(
+    'APP_HWACCEL',
+    oneOf(HWACCEL_MODES, {
+      default: 'auto',
+      description: "video decoding: auto (NVDEC when ffmpeg can use CUDA here, else CPU, reason on /health/stream) | cpu | cuda; a camera's own hwaccel wins",
+    }),
+  ),
   ffmpeg_log_lines_per_minute: Type.Integer({ default: 20, minimum: 0, description: 'ffmpeg stderr lines logged per camera per minute' }),
   sse_heartbeat_ms: Type.Number({ default: 15_000, minimum: 100, description: 'SSE comment line sent when no event went out for this long' }),
   event_history: Type.Integer({ default: 256, minimum: 0, maximum: 100_000, description: 'events kept for SSE Last-Event-ID resume' }),
@@ -234,6 +254,7 @@ export const CameraSchema = section(
     // Optional without a default, so a parsed camera holds only what was given; readers use CAMERA_OPTIONAL_DEFAULTS.
     weight: Type.Optional(Type.Number({ minimum: 0.01, maximum: 1000, description: 'strategy adaptive: share of the engine under overload relative to other cameras (default 1)' })),
     decode: Type.Optional(Type.Unsafe<(typeof DECODE_MODES)[number]>({ type: 'string', enum: [...DECODE_MODES], description: 'auto (default): keyframes only when they are dense enough for the sampling rate; all; keyframes (falls back to all when too sparse)' })),
+    hwaccel: Type.Optional(Type.Unsafe<HwaccelMode>({ type: 'string', enum: [...HWACCEL_MODES], description: 'video decoding for this camera; absent = streams.hwaccel' })),
     capture: Type.Optional(CameraCaptureSchema),
   },
   { allowed: 'a mapping with id and url' },
@@ -318,6 +339,8 @@ export type RtspTransport = (typeof RTSP_TRANSPORTS)[number];
 export type StreamStrategy = (typeof STREAM_STRATEGIES)[number];
 export type DecodeMode = (typeof DECODE_MODES)[number];
 export type RateControlConfig = Static<typeof RateControlSchema>;
+/** Where video is decoded: `auto` = NVDEC when ffmpeg can use CUDA here, else CPU. */
+export type HwaccelMode = (typeof HWACCEL_MODES)[number];
 
 /** Every APP_* name the schema declares, as a type: a misspelt name does not compile. */
 type EnvNamesOf<T> = T extends { env: infer N extends string } ? N : T extends TObject<infer P extends TProperties> ? { [K in keyof P]: EnvNamesOf<P[K]> }[keyof P] : never;
@@ -359,7 +382,7 @@ function defaultsOf(schema: TSchema): unknown {
 const DEFAULTS = defaultsOf(AppConfigSchema) as AppConfig;
 
 /** Defaults of a camera's optional settings (id and url have none). */
-export const CAMERA_DEFAULTS = defaultsOf(CameraSchema) as Omit<CameraConfig, 'id' | 'url' | 'capture'>;
+export const CAMERA_DEFAULTS = defaultsOf(CameraSchema) as Omit<CameraConfig, 'id' | 'url' | 'capture' | 'hwaccel'>;
 
 /** What an absent optional camera key means. */
 export const CAMERA_OPTIONAL_DEFAULTS: Required<Pick<CameraConfig, 'weight' | 'decode'>> = { weight: 1, decode: 'auto' };

@@ -48,6 +48,15 @@ export interface CameraStatus {
   /** Rate changes applied to this camera (each restarts its ffmpeg). */
   rate_changes?: number;
   decode?: CameraDecodeStatus;
+  hwaccel?: CameraHwaccelStatus;
   /** Frame committed → result published over the recent window; set by the app from the engine. */
   latency_ms?: LatencySummary;
+}
+
+/** Where a camera's video is decoded (streams.hwaccel / the camera's hwaccel). */
+export interface CameraHwaccelStatus {
+  mode: 'auto' | 'cpu' | 'cuda';
+  device: 'cpu' | 'cuda';
+  /** Why not the GPU when mode is auto (no CUDA here, or a CUDA run failed); null otherwise. */
+  fallback_reason: string | null;
 }

@@ -4,10 +4,16 @@
  * answers still images, and reports metrics and problems. Results leave
  * through `onResult` listeners; the engine knows nothing of the server.
  */
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import type { EngineConfig } from '../config/schema.js';
 import type { FrameArena } from '../frames/ring.js';
 import { identityTransform, inputTransform } from '../models/geometry.js';
 import { decodeImageForModel } from '../models/image.js';
+import { projectRoot } from '../models/paths.js';
+import { preparePixelInput } from '../models/pixel-input.js';
+import { AUTO_MODEL } from '../models/registry.js';
+import { quantizedOps } from '../models/wrap.js';
 import type { InputTransform, PostprocessOptions, ResolvedModel } from '../models/types.js';
 import { checkEngineConfig } from '../config/load.js';
 import { logger, type Logger } from '../telemetry/logger.js';
@@ -19,7 +25,7 @@ import { summarize, type CameraOutputStats } from './camera-stats.js';
 import { Dispatcher, type ClaimTap, type PublishedFrame } from './dispatcher.js';
 import { InferencePool } from './pool.js';
 import { nowMs, type TaskTiming, type WorkerTestHooks } from './protocol.js';
-import { resolveProvider, type ResolvedProvider } from './provider.js';
+import { defaultMaxBatch, parseDeviceIds, resolveProvider, type ResolvedProvider } from './provider.js';
 import type { PredictResponse, StreamEvent } from '../contracts/events.js';
 
 /**
@@ -44,6 +50,14 @@ export interface InferenceEngineOptions {
   log?: Logger;
   /** Test-only worker behaviour (crash on a given frame). */
   testHooks?: WorkerTestHooks;
+  /**
+   * `auto` (default): uint8 pixels into a wrapped graph that pre-processes
+   * itself when the model can be wrapped, else JavaScript pre-processing;
+   * `js`: always JavaScript (benchmarks compare the two).
+   */
+  pixelInput?: 'auto' | 'js';
+  /** Where wrapped models are cached (model.cache_dir); defaults to `.cache/models` in the project. */
+  modelCacheDir?: string;
 }
 
 export type EngineResult = Omit<StreamEvent, 'id'>;
@@ -70,6 +84,23 @@ export interface FrameSnapshot {
 function isoTime(ms: number): string {
   const d = new Date(ms);
   return Number.isNaN(d.getTime()) ? new Date(0).toISOString() : d.toISOString();
+}
+
+/** int8 models are a CPU choice: on CUDA most of their ops run on the CPU, with copies in between. */
+function warnIfQuantized(model: ResolvedModel, log: Logger): void {
+  let ops: string[];
+  try {
+    ops = quantizedOps(readFileSync(model.modelPath));
+  } catch {
+    return; // Unreadable: the session load reports it.
+  }
+  if (ops.length === 0) return;
+  log.warn(
+    { model: model.spec.name, quantized_ops: ops },
+    `model ${model.spec.name} is int8-quantized (${ops.join(', ')}) and the provider is CUDA: onnxruntime's CUDA EP has no kernels for ` +
+      'most of these ops, so they run on the CPU with copies between host and GPU (measured on an H200: 111 ms per batch of 32); ' +
+      `use a float model on CUDA (model.name: auto picks ${AUTO_MODEL.cuda})`,
+  );
 }
 
 export class InferenceEngine {
@@ -110,19 +141,41 @@ export class InferenceEngine {
       throw new Error(`frame arena is ${g.width}x${g.height}x${g.channels}, model ${model.spec.name} needs ${input.width}x${input.height}x3`);
     }
     checkEngineConfig(cfg, 'InferenceEngine.create');
-    // Made first: it checks max_batch and max_wait_ms before any thread starts.
-    const policy = opts.batching ?? new DynamicBatching({ maxBatch: cfg.max_batch, maxWaitMs: cfg.max_wait_ms });
-    const choice = await resolveProvider(cfg, model.modelPath);
-    log.info({ provider: choice.provider, pool_size: choice.poolSize, intra_op_threads: choice.intraOpThreads }, choice.reason);
+    const resolved = await resolveProvider(cfg, model.modelPath);
+    // Checked before any thread starts.
+    const policy = opts.batching ?? new DynamicBatching({ maxBatch: defaultMaxBatch(resolved.provider, cfg), maxWaitMs: cfg.max_wait_ms });
+    const deviceIds = resolved.provider === 'cuda' ? parseDeviceIds(cfg.device_ids) : [];
+    // On CUDA pool_size is per GPU.
+    const choice = { ...resolved, poolSize: resolved.poolSize * Math.max(1, deviceIds.length) };
+    log.info(
+      { provider: choice.provider, pool_size: choice.poolSize, intra_op_threads: choice.intraOpThreads, max_batch: policy.maxBatch, ...(deviceIds.length > 0 ? { device_ids: deviceIds } : {}) },
+      choice.reason,
+    );
+    if (choice.provider === 'cuda') warnIfQuantized(model, log);
+    const pixels =
+      opts.pixelInput === 'js'
+        ? ({ kind: 'js', modelPath: model.modelPath, reason: 'JavaScript pre-processing requested' } as const)
+        : await preparePixelInput(model, { cacheDir: opts.modelCacheDir ?? join(projectRoot(), '.cache', 'models') });
+    if (pixels.kind === 'uint8') {
+      log.info(
+        { model: model.spec.name, pixel_input: 'uint8', wrapped: pixels.modelPath, sha256: pixels.sha256, precision: pixels.precision, reused: pixels.reused },
+        'uint8 pixels into the model: pre-processing runs inside the graph',
+      );
+    } else {
+      log.info({ model: model.spec.name, pixel_input: 'js' }, `JavaScript pre-processing for ${model.spec.name}: ${pixels.reason}`);
+    }
     const pool = await InferencePool.create({
       size: choice.poolSize,
       log,
       init: {
-        modelPath: model.modelPath,
+        modelPath: pixels.modelPath,
+        pixelInput: pixels.kind === 'uint8' ? { kind: 'uint8', inputName: pixels.inputName } : { kind: 'js' },
         spec: model.spec,
         labels: model.labels,
         provider: choice.provider,
         intraOpThreads: choice.intraOpThreads,
+        deviceIds,
+        workerCounter: new SharedArrayBuffer(4),
         postprocess: opts.postprocess,
         arena: arena.handle,
         testHooks: opts.testHooks,

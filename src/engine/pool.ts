@@ -48,8 +48,9 @@ export class InferencePool {
       const warm = Array.from({ length: opts.size }, () => piscina.run({ kind: 'warmup', submittedAt: nowMs() }) as Promise<WarmupResult>);
       const results = await Promise.all(warm);
       const first = results[0];
-      if (first && !first.inputNames.includes(opts.init.spec.input.name)) {
-        throw new Error(`model ${opts.init.spec.name} has no input named '${opts.init.spec.input.name}' (it has: ${first.inputNames.join(', ')})`);
+      const inputName = opts.init.pixelInput.kind === 'uint8' ? opts.init.pixelInput.inputName : opts.init.spec.input.name;
+      if (first && !first.inputNames.includes(inputName)) {
+        throw new Error(`model ${opts.init.spec.name} has no input named '${inputName}' (it has: ${first.inputNames.join(', ')})`);
       }
     } catch (err) {
       await pool.destroy();

@@ -15,12 +15,25 @@ export interface WorkerTestHooks {
 }
 
 /** Given to every worker once, at thread start (the arena's buffer is shared, not copied). */
+/**
+ * How pixels enter the model: `uint8` copies ring bytes into a uint8 NHWC
+ * input of a wrapped graph that pre-processes itself; `js` runs
+ * preprocessInto into a float32 tensor for the manifest's input.
+ */
+export type WorkerPixelInput = { kind: 'uint8'; inputName: string } | { kind: 'js' };
+
 export interface WorkerInit {
+  /** The model file the sessions load (the wrapped one on the uint8 path). */
   modelPath: string;
+  pixelInput: WorkerPixelInput;
   spec: ModelSpec;
   labels: string[];
   provider: ResolvedProvider;
   intraOpThreads: number;
+  /** CUDA devices; worker n (in start order) runs on deviceIds[n % length]. Empty on CPU. */
+  deviceIds: number[];
+  /** One Int32 shared by the workers to number themselves in start order. */
+  workerCounter: SharedArrayBuffer;
   postprocess: PostprocessOptions;
   arena: FrameArenaHandle;
   testHooks?: WorkerTestHooks;

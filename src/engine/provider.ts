@@ -106,6 +106,29 @@ export function defaultSizes(
   };
 }
 
+/**
+ * Largest cross-camera batch unless configured: on CPU a batch of 8 already
+ * keeps a session busy; a GPU needs 32–64 images per run before its time per
+ * image stops falling (measured on an H200 with MobileNetV3-Small, see README).
+ */
+export function defaultMaxBatch(provider: ResolvedProvider, cfg: Pick<EngineConfig, 'max_batch'>): number {
+  // -1 = the provider's default; anything else is checked by the batching policy.
+  if (cfg.max_batch !== -1) return cfg.max_batch;
+  return provider === 'cuda' ? 32 : 8;
+}
+
+/** `engine.device_ids` ("0,1,3"; empty = GPU 0) → distinct device numbers. */
+export function parseDeviceIds(text: string): number[] {
+  const trimmed = text.trim();
+  if (trimmed === '') return [0];
+  const ids = trimmed.split(',').map((part) => {
+    const t = part.trim();
+    if (!/^\d{1,3}$/.test(t)) throw new RangeError(`engine.device_ids must be GPU numbers separated by commas (like "0,1"), got '${text}'`);
+    return Number(t);
+  });
+  return [...new Set(ids)];
+}
+
 /** The pure decision: requested provider + probe result + cores → choice. */
 export function chooseProvider(
   requested: Provider,

@@ -5,9 +5,9 @@
 import type { InferenceSession } from 'onnxruntime-node';
 import type { ResolvedProvider } from './provider.js';
 
-export function sessionOptions(provider: ResolvedProvider, intraOpThreads: number): InferenceSession.SessionOptions {
+export function sessionOptions(provider: ResolvedProvider, intraOpThreads: number, deviceId = 0): InferenceSession.SessionOptions {
   return {
-    executionProviders: [provider],
+    executionProviders: provider === 'cuda' ? [{ name: 'cuda', deviceId }] : [provider],
     intraOpNumThreads: intraOpThreads,
     interOpNumThreads: 1,
     executionMode: 'sequential',

@@ -1,9 +1,10 @@
 /**
  * Piscina worker: one onnxruntime session per thread, created once from
- * `workerData`. Frame tasks read pixels straight from the shared ring,
- * pre-process into one reused input buffer, give the slots back, run the
- * model once per task and decode each image. The dispatcher already splits
- * batches for fixed-batch models into one-frame tasks.
+ * `workerData`. Frame tasks read pixels straight from the shared ring into
+ * one reused input buffer (a byte copy into the uint8 input of a model that
+ * pre-processes itself, else preprocessInto into floats), give the slots
+ * back, run the model once per task and decode each image. The dispatcher
+ * already splits batches for fixed-batch models into one-frame tasks.
  */
 import { threadId, workerData } from 'node:worker_threads';
 import * as ort from 'onnxruntime-node';
@@ -25,9 +26,18 @@ const decoder = getDecoder(spec.decoder);
 const imageSize = input.width * input.height * 3;
 const decodeContext = { spec, labels, transform: identityTransform(input.width, input.height), options: postprocess };
 
+const pixelInput = init.pixelInput;
+const uint8Input = pixelInput.kind === 'uint8';
+
 interface BatchTensor {
-  data: Float32Array;
+  data: Float32Array | Uint8Array;
   feeds: Record<string, ort.Tensor>;
+}
+
+/** Writes packed RGB `rgb` as image `index` of `data`: a plain byte copy on the uint8 path. */
+function fill(data: Float32Array | Uint8Array, rgb: Uint8Array, index: number): void {
+  if (data instanceof Uint8Array) data.set(rgb, index * imageSize);
+  else preprocessInto(input, rgb, data, index);
 }
 
 /**
@@ -35,18 +45,22 @@ interface BatchTensor {
  * size gets a tensor over a view of it, made once. Growing replaces the
  * buffer and forgets the views (batch sizes only grow up to max_batch).
  */
-let inputBuffer = new Float32Array(imageSize);
+let inputBuffer: Float32Array | Uint8Array = uint8Input ? new Uint8Array(imageSize) : new Float32Array(imageSize);
 const tensors = new Map<number, BatchTensor>();
 
 function tensorFor(batch: number): BatchTensor {
   let t = tensors.get(batch);
   if (t === undefined) {
     if (batch * imageSize > inputBuffer.length) {
-      inputBuffer = new Float32Array(batch * imageSize);
+      inputBuffer = uint8Input ? new Uint8Array(batch * imageSize) : new Float32Array(batch * imageSize);
       tensors.clear();
     }
     const data = inputBuffer.subarray(0, batch * imageSize);
-    t = { data, feeds: { [input.name]: new ort.Tensor('float32', data, inputDims(input, batch)) } };
+    const tensor =
+      pixelInput.kind === 'uint8'
+        ? new ort.Tensor('uint8', data as Uint8Array, input.unbatched === true ? [input.height, input.width, 3] : [batch, input.height, input.width, 3])
+        : new ort.Tensor('float32', data as Float32Array, inputDims(input, batch));
+    t = { data, feeds: { [pixelInput.kind === 'uint8' ? pixelInput.inputName : input.name]: tensor } };
     tensors.set(batch, t);
   }
   return t;
@@ -69,10 +83,28 @@ function transformOfRing(ringIndex: number): InputTransform {
   return cached.transform;
 }
 
-const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, sessionOptions(init.provider, init.intraOpThreads));
+// Sessions spread over the GPUs in start order (a restarted worker takes the next turn).
+const ordinal = Atomics.add(new Int32Array(init.workerCounter), 0, 1);
+const deviceId = init.deviceIds.length > 0 ? init.deviceIds[ordinal % init.deviceIds.length]! : 0;
+const session: Promise<ort.InferenceSession> = ort.InferenceSession.create(init.modelPath, sessionOptions(init.provider, init.intraOpThreads, deviceId)).then(
+  checkFloatInput,
+);
 // A failed load surfaces in the first task (the engine's warm-up), not as an
 // unhandled rejection that would kill the thread and make Piscina respawn it.
 session.catch(() => undefined);
+
+/** The JavaScript path makes float32 tensors: say so clearly for a model that wants another type (float16). */
+function checkFloatInput(s: ort.InferenceSession): ort.InferenceSession {
+  if (pixelInput.kind !== 'js') return s;
+  const meta = s.inputMetadata.find((m) => m.name === input.name);
+  if (meta !== undefined && meta.isTensor && meta.type !== 'float32') {
+    throw new TypeError(
+      `model ${spec.name} takes ${meta.type} input '${input.name}' and could not be wrapped to take uint8 pixels (see the log); ` +
+        'JavaScript pre-processing makes float32 only',
+    );
+  }
+  return s;
+}
 
 /** Which images of the current run were read, and how each maps to its source (reused). */
 let liveFlags = new Uint8Array(8);
@@ -100,7 +132,7 @@ async function runFrames(task: FramesTask, started: number): Promise<FramesResul
     if (hook && hook.ring === ref.ring && hook.frameNo === ref.frameNo) process.exit(70);
     const ring = arena.ring(ref.ring);
     if (ring.slotState(ref.slot) !== SLOT_READING || ring.frameNo(ref.slot) !== ref.frameNo) continue;
-    preprocessInto(input, ring.pixels(ref.slot), data, i);
+    fill(data, ring.pixels(ref.slot), i);
     // Taken with the pixels: the source size may change once the slot is given back.
     runTransforms[i] = transformOfRing(ref.ring);
     // The pixels are copied into the tensor: the writer may reuse the slot now.
@@ -128,7 +160,7 @@ async function runImage(task: ImageTask, started: number): Promise<ImageResult> 
     throw new RangeError(`image task holds ${task.rgb.length} bytes, model ${spec.name} needs ${imageSize}`);
   }
   const { data, feeds } = tensorFor(1);
-  preprocessInto(input, task.rgb, data, 0);
+  fill(data, task.rgb, 0);
   const t1 = performance.now();
   const outputs = await s.run(feeds);
   const t2 = performance.now();

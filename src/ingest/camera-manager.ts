@@ -19,6 +19,8 @@ import { sourceKindOf } from './source.js';
 import type { CameraState, CameraStatus } from '../contracts/camera.js';
 import type { RingDropReason } from '../contracts/drops.js';
 import { redactUrl } from '../contracts/redact.js';
+import type { HwaccelStatus } from './supervisor.js';
+import { chooseDecodeDevice, mayDecodeOnGpu, probeCudaDecode } from './hwaccel.js';
 
 export { openFrameStream, type FrameStream, type FrameStreamOptions } from './frame-stream.js';
 
@@ -96,11 +98,12 @@ class Camera implements CameraHandle {
     readonly pidSlot: Int32Array,
     readonly configuredFps: number,
     readonly decodeThreads: number,
+    hwaccel: HwaccelStatus,
   ) {
     this.rate = { fps: configuredFps, reason: 'configured' };
     this.tick = {
       fps_in: 0, frames_dropped: 0, reconnects: 0, last_error: null, last_frame_at: null,
-      sample_fps: configuredFps, keyframes_only: false, decode_reason: 'starting', keyframe_interval_s: null, replans: 0,
+      sample_fps: configuredFps, keyframes_only: false, decode_reason: 'starting', keyframe_interval_s: null, replans: 0, hwaccel,
     };
   }
 
@@ -148,6 +151,7 @@ class Camera implements CameraHandle {
         reason: this.tick.decode_reason,
         threads: this.decodeThreads,
       },
+      hwaccel: this.tick.hwaccel,
     };
   }
 
@@ -162,6 +166,7 @@ export class CameraManager {
   private readonly giveUpListeners = new Set<(id: string) => void>();
   private ffmpegPath: string | undefined;
   private readonly log: Logger;
+  private cudaProbeLogged = false;
 
   constructor(private readonly opts: CameraManagerOptions) {
     this.ffmpegPath = opts.ffmpegPath;
@@ -200,6 +205,13 @@ export class CameraManager {
     }
     const configuredFps = effectiveFps(config, streams.default_fps);
     const decodeThreads = streams.decoder_threads || autoDecoderThreads(Math.max(this.cameras.size + 1, this.opts.expectedCameras ?? 0), availableParallelism());
+    const mode = config.hwaccel ?? streams.hwaccel;
+    // Asked once per process, only when a camera could decode on the GPU and leaves it to auto.
+    const probe = mode === 'auto' && mayDecodeOnGpu(sourceKindOf(config.url)) ? await probeCudaDecode(this.ffmpegPath) : null;
+    if (probe !== null && !probe.available && !this.cudaProbeLogged) {
+      this.cudaProbeLogged = true;
+      this.log.info({ reason: probe.reason }, 'hwaccel auto: cameras decode on the CPU');
+    }
     const init: DecoderInit = {
       arena: arena.handle,
       ringIndex,
@@ -211,6 +223,7 @@ export class CameraManager {
       pidSlot: new SharedArrayBuffer(8),
       maxFailures: options.maxFailures,
       decodeThreads,
+      hwaccel: { mode, probe },
     };
     const entry = workerEntry(import.meta.url, './decoder-worker');
     let worker: Worker;
@@ -220,7 +233,9 @@ export class CameraManager {
       arena.free(ringIndex);
       throw err;
     }
-    const camera = new Camera(config, ringIndex, arena, worker, new Int32Array(init.pidSlot), configuredFps, decodeThreads);
+    const before = chooseDecodeDevice(mode, sourceKindOf(config.url), probe, null);
+    const hwaccel = { mode, device: before.device, fallback_reason: before.fallbackReason };
+    const camera = new Camera(config, ringIndex, arena, worker, new Int32Array(init.pidSlot), configuredFps, decodeThreads, hwaccel);
     pidSlots.add(camera.pidSlot);
     this.cameras.set(config.id, camera);
     worker.on('message', (message: FromDecoder) => this.onMessage(camera, message));

@@ -4,7 +4,8 @@ import type { FrameArenaHandle } from '../frames/ring.js';
 import type { CaptureBufferHandle } from '../frames/capture-buffer.js';
 import type { OutputGeometry } from './ffmpeg-args.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
-import type { SupervisorStreams } from './supervisor.js';
+import type { CudaDecodeProbe, HwaccelMode } from './hwaccel.js';
+import type { HwaccelStatus, SupervisorStreams } from './supervisor.js';
 import type { CameraState } from '../contracts/camera.js';
 
 /** workerData of a decoder worker. */
@@ -30,6 +31,8 @@ export interface DecoderInit {
   sampleFps?: number;
   /** ffmpeg decoder threads (0 = ffmpeg's choice). */
   decodeThreads: number;
+  /** The camera's hwaccel mode and the main thread's CUDA probe (null when not needed). */
+  hwaccel: { mode: HwaccelMode; probe: CudaDecodeProbe | null };
 }
 
 /** stop: end the camera; rate: sample at a new rate from now on. */
@@ -47,6 +50,7 @@ export interface DecoderTick {
   keyframe_interval_s: number | null;
   /** ffmpeg restarts for a new rate or decode plan. */
   replans: number;
+  hwaccel: HwaccelStatus;
 }
 
 export type FromDecoder =

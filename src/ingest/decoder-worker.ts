@@ -88,6 +88,7 @@ const supervisor = new StreamSupervisor({
   capture: init.captureMaxSide > 0 ? { maxSide: init.captureMaxSide, target: captureTarget } : undefined,
   sampleFps: init.sampleFps,
   decodeThreads: init.decodeThreads,
+  hwaccel: init.hwaccel,
   events: {
     onState: (state, error) => post({ type: 'state', state, error }),
     onSourceSize: (w, h) => ring.setSourceSize(w, h),
@@ -120,6 +121,7 @@ const tick = setInterval(() => {
       decode_reason: s.decodeReason,
       keyframe_interval_s: s.keyframeIntervalS,
       replans: s.replans,
+      hwaccel: s.hwaccel,
     },
   });
 }, init.statusIntervalMs ?? 1000);

@@ -6,6 +6,7 @@
  */
 import type { CameraConfig } from '../config/schema.js';
 import type { ModelInputSpec } from '../models/types.js';
+import { cudaDecodeInputArgs, cudaFilterGraph, type DecodeDevice } from './hwaccel.js';
 import type { ResolvedSource } from './source.js';
 import { protocolWhitelistArgs } from './protocol-whitelist.js';
 
@@ -25,6 +26,8 @@ export interface FfmpegArgsOptions {
   /** The sampling rate decided at run time (adaptive strategy); overrides the camera's. */
   sampleFps?: number;
   decode?: DecodePlan;
+  /** Where video is decoded and scaled: `cuda` = NVDEC + scale_cuda (hwaccel.ts); default cpu. */
+  hwaccel?: DecodeDevice;
 }
 
 /** How much of the stream ffmpeg decodes, and with how many threads. */
@@ -69,34 +72,55 @@ export function inputArgs(source: ResolvedSource, camera: FfmpegArgsOptions['cam
 }
 
 /**
- * The filter steps that map any source size onto the model input, mirroring
- * resizePlan: expressions so the source size need not be known in advance.
+ * A scale step's size (`W:H` or `w='expr':h='expr'`) and the RGB steps after
+ * it (crop or pad), shared by the CPU scaler and scale_cuda.
  */
-export function geometryFilter(output: OutputGeometry): string {
-  if (output === 'original') return 'format=rgb24';
+export interface ScaleSteps {
+  size: string;
+  after: string;
+}
+
+/**
+ * The steps that map any source size onto the model input, mirroring
+ * resizePlan: expressions so the source size need not be known in advance.
+ * Null for 'original' (no scaling).
+ */
+export function geometrySteps(output: OutputGeometry): ScaleSteps | null {
+  if (output === 'original') return null;
   const { width: W, height: H } = output;
-  // format after scale lets swscale resize and convert to RGB in one pass, and
-  // crop/pad then work on RGB with no chroma-alignment rounding.
   switch (output.resize) {
     case 'stretch':
-      return `scale=${W}:${H}:flags=bilinear,setsar=1,format=rgb24`;
+      return { size: `${W}:${H}`, after: '' };
     case 'center_crop': {
       const s = `max(${W}/iw,${H}/ih)`;
-      return `scale=w='max(${W},round(iw*${s}))':h='max(${H},round(ih*${s}))':flags=bilinear,setsar=1,format=rgb24,crop=${W}:${H}:'floor((in_w-${W})/2)':'floor((in_h-${H})/2)'`;
+      return { size: `w='max(${W},round(iw*${s}))':h='max(${H},round(ih*${s}))'`, after: `,crop=${W}:${H}:'floor((in_w-${W})/2)':'floor((in_h-${H})/2)'` };
     }
     case 'letterbox': {
       const s = `min(${W}/iw,${H}/ih)`;
       const pad = Math.max(0, Math.min(255, Math.round(output.pad_value)));
       const hex = pad.toString(16).padStart(2, '0');
-      return `scale=w='min(${W},max(1,round(iw*${s})))':h='min(${H},max(1,round(ih*${s})))':flags=bilinear,setsar=1,format=rgb24,pad=${W}:${H}:0:0:color=0x${hex}${hex}${hex}`;
+      return { size: `w='min(${W},max(1,round(iw*${s})))':h='min(${H},max(1,round(ih*${s})))'`, after: `,pad=${W}:${H}:0:0:color=0x${hex}${hex}${hex}` };
     }
   }
 }
 
 /** Longest side at most maxSide, never upscaled, even dimensions (what encoders like). */
-export function captureFilter(maxSide: number): string {
+export function captureSteps(maxSide: number): ScaleSteps {
   const f = `min(1,${maxSide}/max(iw,ih))`;
-  return `scale=w='max(2,trunc(iw*${f}/2)*2)':h='max(2,trunc(ih*${f}/2)*2)':flags=bilinear,setsar=1,format=rgb24`;
+  return { size: `w='max(2,trunc(iw*${f}/2)*2)':h='max(2,trunc(ih*${f}/2)*2)'`, after: '' };
+}
+
+/** The CPU filter steps for the model output. */
+export function geometryFilter(output: OutputGeometry): string {
+  const steps = geometrySteps(output);
+  // format after scale lets swscale resize and convert to RGB in one pass, and
+  // crop/pad then work on RGB with no chroma-alignment rounding.
+  return steps === null ? 'format=rgb24' : `scale=${steps.size}:flags=bilinear,setsar=1,format=rgb24${steps.after}`;
+}
+
+/** The CPU filter steps for the capture output. */
+export function captureFilter(maxSide: number): string {
+  return `scale=${captureSteps(maxSide).size}:flags=bilinear,setsar=1,format=rgb24`;
 }
 
 /** The capture size ffmpeg will produce for a source size (same formula as captureFilter). */
@@ -144,9 +168,12 @@ export function buildFfmpegArgs(opts: FfmpegArgsOptions): string[] {
   const fps = opts.sampleFps ?? effectiveFps(opts.camera, opts.defaultFps);
   const sample = sampleFilter(fps, opts.decode?.keyframesOnly ?? false);
   const capture = opts.captureMaxSide && opts.captureMaxSide > 0 ? opts.captureMaxSide : 0;
-  const graph = capture
-    ? `[0:v:0]${sample},split=2[s0][s1];[s0]${geometryFilter(opts.output)}[model];[s1]${captureFilter(capture)}[capture]`
-    : `[0:v:0]${sample},${geometryFilter(opts.output)}[model]`;
+  const cuda = opts.hwaccel === 'cuda';
+  const graph = cuda
+    ? cudaFilterGraph(geometrySteps(opts.output), capture ? captureSteps(capture) : null, sample)
+    : capture
+      ? `[0:v:0]${sample},split=2[s0][s1];[s0]${geometryFilter(opts.output)}[model];[s1]${captureFilter(capture)}[capture]`
+      : `[0:v:0]${sample},${geometryFilter(opts.output)}[model]`;
   // rawvideo is a constant-rate muxer: without passthrough it would repeat
   // each sparse keyframe up to the source rate again.
   const raw = [...(opts.decode?.keyframesOnly ? ['-fps_mode', 'passthrough'] : []), '-f', 'rawvideo', '-pix_fmt', 'rgb24'];
@@ -155,6 +182,7 @@ export function buildFfmpegArgs(opts: FfmpegArgsOptions): string[] {
     '-nostdin', '-hide_banner', '-nostats', '-loglevel', 'info',
     ...protocolWhitelistArgs(opts.source),
     ...decodeArgs(opts.decode),
+    ...(cuda ? cudaDecodeInputArgs() : []),
     ...inputArgs(opts.source, opts.camera, opts.ioTimeoutMs),
     '-an', '-sn', '-dn',
     '-filter_complex', graph,

@@ -115,6 +115,7 @@ export class FrameReader {
   /** Outputs whose size comes from ffmpeg's header: attached once it is parsed. */
   private readonly pendingSizes = new Map<number, (w: number, h: number) => void>();
   private spawnError: string | null = null;
+  private readonly parser: StderrParser;
   private done = false;
 
   constructor(opts: FrameReaderOptions) {
@@ -139,7 +140,7 @@ export class FrameReader {
       else this.pendingSizes.set(fd, attach);
     }
 
-    const parser = new StderrParser(
+    const parser = (this.parser = new StderrParser(
       {
         onSourceSize: opts.onSourceSize,
         onOutputSize: (fd, w, h) => {
@@ -152,7 +153,7 @@ export class FrameReader {
         onLog: opts.onLog,
       },
       opts.logLinesPerMinute,
-    );
+    ));
     this.child.stderr?.setEncoding('utf8');
     this.child.stderr?.on('data', (text: string) => parser.push(text));
 
@@ -179,6 +180,11 @@ export class FrameReader {
         setTimeout(() => finish(code, signal), 2000).unref();
       });
     });
+  }
+
+  /** ffmpeg's first line saying CUDA decoding cannot work, if any (read after exit). */
+  get cudaFailure(): string | null {
+    return this.parser.cudaFailure;
   }
 
   get pid(): number | undefined {

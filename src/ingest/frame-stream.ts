@@ -6,6 +6,8 @@
 import { defaultConfig, type CameraConfig, type StreamsConfig } from '../config/schema.js';
 import type { OutputGeometry } from './ffmpeg-args.js';
 import { resolveFfmpegPath } from './ffmpeg-path.js';
+import { mayDecodeOnGpu, probeCudaDecode } from './hwaccel.js';
+import { sourceKindOf } from './source.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
 import { StreamSupervisor } from './supervisor.js';
 import type { CameraState } from '../contracts/camera.js';
@@ -37,6 +39,8 @@ export async function openFrameStream(camera: CameraConfig, options: FrameStream
   const ffmpegPath = options.ffmpegPath ?? (await resolveFfmpegPath());
   const streams: StreamsConfig = { ...defaultConfig().streams, ...options.streams };
   const config: CameraConfig = options.fps && options.fps > 0 ? { ...camera, fps: options.fps } : camera;
+  const mode = config.hwaccel ?? streams.hwaccel;
+  const probe = mode === 'auto' && mayDecodeOnGpu(sourceKindOf(config.url)) ? await probeCudaDecode(ffmpegPath) : null;
 
   let width = 0;
   let height = 0;
@@ -50,6 +54,7 @@ export async function openFrameStream(camera: CameraConfig, options: FrameStream
     streams,
     ffmpegPath,
     output: options.geometry,
+    hwaccel: { mode, probe },
     frames: {
       onSize: (w, h) => {
         width = w;

@@ -4,6 +4,8 @@
  * flood the log.
  */
 
+import { isCudaFailureLine } from './hwaccel.js';
+
 export type FfmpegLogLevel = 'debug' | 'warn';
 
 export interface StderrEvents {
@@ -29,6 +31,8 @@ export class StderrParser {
   private suppressed = 0;
   /** The last line that was not part of the header dump: the likely reason ffmpeg failed. */
   lastProblem: string | null = null;
+  /** The first line saying CUDA decoding cannot work (seen whatever the log rate limit). */
+  cudaFailure: string | null = null;
 
   constructor(
     private readonly events: StderrEvents,
@@ -74,6 +78,7 @@ export class StderrParser {
       return;
     }
     this.lastProblem = line.trim();
+    if (this.cudaFailure === null && isCudaFailureLine(line)) this.cudaFailure = line.trim();
     this.limited(line);
   }
 

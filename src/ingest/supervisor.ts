@@ -12,6 +12,8 @@
 import type { CameraConfig, StreamsConfig } from '../config/schema.js';
 import { Backoff } from '../lib/backoff.js';
 import { buildFfmpegArgs, CAPTURE_FD, effectiveFps, PRIMARY_FD, type OutputGeometry } from './ffmpeg-args.js';
+import { chooseDecodeDevice, type CudaDecodeProbe, type HwaccelMode } from './hwaccel.js';
+import type { CameraHwaccelStatus } from '../contracts/camera.js';
 import { FrameReader, type FrameSink } from './frame-reader.js';
 import { FrozenDetector } from './frozen.js';
 import { chooseDecode, probeKeyframes, type DecodeChoice, type KeyframeProbe, type KeyframeStats } from './keyframes.js';
@@ -71,7 +73,12 @@ export interface SupervisorOptions {
   decodeThreads?: number;
   /** Stream seconds read to learn the keyframe spacing (default 6). */
   keyframeProbeSeconds?: number;
+  /** Hardware decoding; absent = CPU. `probe` is the process-wide CUDA check (null = not made). */
+  hwaccel?: { mode: HwaccelMode; probe: CudaDecodeProbe | null };
 }
+
+/** Where the camera decodes now, and why not on the GPU when it asked for auto. */
+export type HwaccelStatus = CameraHwaccelStatus;
 
 export interface SupervisorStats {
   state: CameraState;
@@ -94,6 +101,7 @@ export interface SupervisorStats {
   keyframeIntervalS: number | null;
   /** ffmpeg restarts to apply a new rate or decode plan (not counted as reconnects). */
   replans: number;
+  hwaccel: HwaccelStatus;
 }
 
 export class StreamSupervisor {
@@ -131,6 +139,9 @@ export class StreamSupervisor {
   private replanPending = false;
   private replans = 0;
   private runPlan = { fps: 0, keyframesOnly: false };
+  private hwaccel: HwaccelStatus;
+  /** Why CUDA decoding failed for this camera (auto then stays on the CPU). */
+  private cudaFailure: string | null = null;
 
   constructor(private readonly opts: SupervisorOptions) {
     this.scrub = secretScrubber(opts.camera.url);
@@ -138,6 +149,7 @@ export class StreamSupervisor {
     this.decode = chooseDecode(opts.camera.decode ?? 'auto', this.sampleFps, null);
     this.backoff = new Backoff(opts.streams.reconnect, opts.random);
     this.frozen = new FrozenDetector(opts.streams.frozen_after_ms);
+    this.hwaccel = { mode: opts.hwaccel?.mode ?? 'cpu', device: 'cpu', fallback_reason: null };
     const target = opts.frames;
     const output = opts.output;
     this.primary = {
@@ -175,6 +187,7 @@ export class StreamSupervisor {
       decodeReason: this.decode.reason,
       keyframeIntervalS: this.keyframes?.medianS ?? null,
       replans: this.replans,
+      hwaccel: { ...this.hwaccel },
     };
   }
 
@@ -290,6 +303,8 @@ export class StreamSupervisor {
 
     this.source = source;
     this.startProbe(source);
+    const choice = chooseDecodeDevice(this.hwaccel.mode, source.kind, this.opts.hwaccel?.probe ?? null, this.cudaFailure);
+    this.hwaccel = { ...this.hwaccel, device: choice.device, fallback_reason: choice.fallbackReason };
     const sinks = new Map<number, FrameSink>([[PRIMARY_FD, this.primary]]);
     if (this.opts.capture) sinks.set(CAPTURE_FD, { size: null, ...this.opts.capture.target });
     const args = buildFfmpegArgs({
@@ -301,6 +316,7 @@ export class StreamSupervisor {
       ioTimeoutMs: Math.max(streams.stall_timeout_ms, 5000),
       sampleFps: this.sampleFps,
       decode: { keyframesOnly: this.decode.keyframesOnly, threads: this.opts.decodeThreads ?? 0 },
+      hwaccel: choice.device,
     });
     this.runPlan = { fps: this.sampleFps, keyframesOnly: this.decode.keyframesOnly };
 
@@ -345,6 +361,13 @@ export class StreamSupervisor {
       this.framesDroppedBefore += reader.counts(PRIMARY_FD).dropped;
       this.reader = null;
       if (this.stopping) return;
+      // auto: CUDA decoding failed before any frame → the same source on the CPU, at once, not as a reconnect.
+      if (choice.device === 'cuda' && this.hwaccel.mode === 'auto' && reader.cudaFailure !== null && this.runLastFrameAt === 0) {
+        this.cudaFailure = this.scrub(`CUDA decoding failed: ${reader.cudaFailure}`);
+        this.opts.events?.onLog?.('warn', `${this.cudaFailure}; decoding on the CPU`);
+        this.retryTimer = setTimeout(() => this.attempt(), 0);
+        return;
+      }
       if (this.replanPending) {
         // Our own restart for a new rate or decode plan: straight back, no backoff.
         this.replanPending = false;

@@ -3,14 +3,17 @@
  * what is missing into model.cache_dir from the manifest's URLs.
  */
 import { existsSync } from 'node:fs';
+import { rm } from 'node:fs/promises';
 import { isAbsolute, join, resolve } from 'node:path';
 import type { ModelConfig } from '../config/schema.js';
+import { readArchiveRecord } from './archive.js';
+import { extractMember } from './extract.js';
 import { downloadVerified } from './download.js';
 import { formatJsonArrayLabels, kerasIndexToArray } from './labels.js';
 import { findSpec, loadManifest, modelSearchDirs } from './registry.js';
 import { projectRoot } from './paths.js';
 import { cachedSha256 } from './sha256.js';
-import type { ModelSpec } from './types.js';
+import type { ArchiveSource, ModelSpec } from './types.js';
 
 export interface FetchItem {
   model: string;
@@ -19,6 +22,8 @@ export interface FetchItem {
   /** Empty = the file has no fixed hash (local exports). */
   sha256: string;
   urls: string[];
+  /** The file is a member of this archive; `urls` download the archive. */
+  archive?: ArchiveSource;
   /** Upstream JSON label files may come as a Keras index and are stored as an array. */
   convert?: (body: Buffer) => Buffer;
 }
@@ -68,7 +73,9 @@ export function fetchItems(spec: ModelSpec): FetchItem[] {
     urls: spec.labels_urls ?? [],
   };
   if (spec.labels_format === 'json_array') labels.convert = kerasToArrayText;
-  return [{ model: spec.name, kind: 'model', file: spec.file, sha256: spec.sha256, urls: spec.urls }, labels];
+  const model: FetchItem = { model: spec.name, kind: 'model', file: spec.file, sha256: spec.sha256, urls: spec.urls };
+  if (spec.archive !== undefined) model.archive = spec.archive;
+  return [model, labels];
 }
 
 async function fetchOne(item: FetchItem, dirs: readonly string[], cacheDir: string, opts: FetchOptions): Promise<FetchResult> {
@@ -77,6 +84,15 @@ async function fetchOne(item: FetchItem, dirs: readonly string[], cacheDir: stri
   for (const dir of dirs) {
     const p = join(dir, item.file);
     if (!existsSync(p)) continue;
+    if (item.sha256 === '' && item.archive !== undefined) {
+      const record = readArchiveRecord(p, item.archive);
+      if (record === undefined) return { item, status: 'present', path: p, notes: [`no record of extraction from ${item.archive.file}: not verified`] };
+      const actual = await cachedSha256(p, cacheDir);
+      if (actual === record.sha256) return { item, status: 'present', path: p, notes };
+      notes.push(`${p} does not match the sha256 recorded at extraction (${record.sha256}; has ${actual})`);
+      if (resolve(dir) !== resolve(cacheDir)) blocking ??= p;
+      continue;
+    }
     if (item.sha256 === '') return { item, status: 'present', path: p, notes: ['no sha256 in the manifest: not verified'] };
     const actual = await cachedSha256(p, cacheDir);
     if (actual === item.sha256) return { item, status: 'present', path: p, notes };
@@ -84,6 +100,7 @@ async function fetchOne(item: FetchItem, dirs: readonly string[], cacheDir: stri
     // A bad copy searched before the cache shadows whatever we download.
     if (resolve(dir) !== resolve(cacheDir)) blocking ??= p;
   }
+  if (item.archive !== undefined && item.sha256 === '') return fetchFromArchive(item, item.archive, cacheDir, opts, notes, blocking);
   if (item.sha256 === '') {
     notes.push(`not found in ${dirs.join(', ')}; it has no download source: produce it with models/export_torchvision.py`);
     return { item, status: 'unavailable', notes };
@@ -100,6 +117,33 @@ async function fetchOne(item: FetchItem, dirs: readonly string[], cacheDir: stri
     log: opts.log,
   });
   if (!res.ok) return { item, status: 'failed', notes: [...notes, ...res.errors] };
+  if (blocking !== undefined) notes.push(`remove ${blocking}: it is searched before ${cacheDir} and is corrupt`);
+  return { item, status: 'downloaded', path: dest, notes };
+}
+
+/** Downloads the archive (verified by its sha256), extracts the member, removes the archive. */
+async function fetchFromArchive(
+  item: FetchItem,
+  archive: ArchiveSource,
+  cacheDir: string,
+  opts: FetchOptions,
+  notes: string[],
+  blocking: string | undefined,
+): Promise<FetchResult> {
+  if (item.urls.length === 0) return { item, status: 'unavailable', notes: [...notes, `the manifest has no URL for ${archive.file}`] };
+  const archivePath = join(cacheDir, archive.file);
+  const dest = join(cacheDir, item.file);
+  opts.log?.(`${item.model}: downloading archive ${archive.file} → ${archivePath}`);
+  const res = await downloadVerified(item.urls, archivePath, archive.sha256, { timeoutMs: opts.timeoutMs, log: opts.log });
+  if (!res.ok) return { item, status: 'failed', notes: [...notes, ...res.errors] };
+  try {
+    const sha256 = await extractMember(archivePath, archive, dest);
+    opts.log?.(`${item.model}: extracted ${archive.member} → ${dest} (sha256 ${sha256})`);
+  } catch (err) {
+    return { item, status: 'failed', notes: [...notes, `extracting ${archive.member} from ${archive.file}: ${(err as Error).message}`] };
+  } finally {
+    await rm(archivePath, { force: true });
+  }
   if (blocking !== undefined) notes.push(`remove ${blocking}: it is searched before ${cacheDir} and is corrupt`);
   return { item, status: 'downloaded', path: dest, notes };
 }

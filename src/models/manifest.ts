@@ -147,12 +147,17 @@ function parseSpec(file: string, name: string, raw: unknown): ModelSpec {
   if (labelsSha !== '') spec.labels_sha256 = labelsSha.toLowerCase();
   const labelsUrls = r.strings('labels_urls', true);
   if (labelsUrls.length > 0) spec.labels_urls = labelsUrls;
+  if ((raw as Obj).archive !== undefined) {
+    const a = new Reader(`${where} archive`, r.object('archive'));
+    spec.archive = { file: a.str('file'), sha256: a.str('sha256').toLowerCase(), member: a.str('member') };
+    if (!SHA.test(spec.archive.sha256)) throw new ManifestError(`${where} archive: 'sha256' must be 64 hex digits`);
+  }
   const license = r.str('license', { optional: true });
   if (license !== '') spec.license = license;
 
   if (spec.sha256 !== '' && !SHA.test(spec.sha256)) throw new ManifestError(`${where}: 'sha256' must be 64 hex digits`);
-  if (spec.sha256 === '' && spec.urls.length > 0) {
-    throw new ManifestError(`${where}: 'urls' given without 'sha256'; downloads must be verifiable`);
+  if (spec.sha256 === '' && spec.urls.length > 0 && spec.archive === undefined) {
+    throw new ManifestError(`${where}: 'urls' given without 'sha256' or 'archive.sha256'; downloads must be verifiable`);
   }
   if (spec.labels_sha256 !== undefined && !SHA.test(spec.labels_sha256)) {
     throw new ManifestError(`${where}: 'labels_sha256' must be 64 hex digits`);

@@ -11,10 +11,18 @@ import { parseLabels } from './labels.js';
 import { loadManifest } from './manifest.js';
 import { projectRoot, repoModelsDir, sharedModelsDir } from './paths.js';
 import { cachedSha256 } from './sha256.js';
-import type { ModelSpec, ResolvedModel } from './types.js';
+import { readArchiveRecord } from './archive.js';
+import type { ArchiveSource, ModelSpec, ResolvedModel } from './types.js';
 
 export { loadManifest, parseManifest, defaultManifestPath, ManifestError } from './manifest.js';
 export { parseLabels, LabelsError } from './labels.js';
+
+/**
+ * What `model.name: auto` resolves to per execution provider: the int8
+ * classifier is the fastest on CPU; on CUDA its quantized ops fall back to
+ * the CPU, so the float one.
+ */
+export const AUTO_MODEL = { cpu: 'mobilenet_v2_int8', cuda: 'mobilenet_v2' } as const;
 
 /** A model or labels file that is missing or does not match its sha256. */
 export class ModelFileError extends Error {
@@ -45,6 +53,11 @@ type DirConfig = Pick<ModelConfig, 'models_dir' | 'cache_dir'>;
 
 function dirFrom(root: string, dir: string): string {
   return isAbsolute(dir) ? dir : resolve(root, dir);
+}
+
+/** model.cache_dir as an absolute path (undefined when empty). */
+export function modelCacheDir(cfg: Pick<ModelConfig, 'cache_dir'>, root: string = projectRoot()): string | undefined {
+  return cfg.cache_dir !== '' ? dirFrom(root, cfg.cache_dir) : undefined;
 }
 
 /** The directories searched for model and labels files, in order. */
@@ -122,6 +135,23 @@ export async function locateVerified(
   return path;
 }
 
+/** A file extracted from an archive is checked against the hash recorded when it was extracted. */
+async function verifyArchiveMember(spec: ModelSpec, archive: ArchiveSource, path: string, storeDir: string | undefined): Promise<void> {
+  const record = readArchiveRecord(path, archive);
+  // Without a record the file was placed by hand: like a local export, it is not verified.
+  if (record === undefined) return;
+  const actual = await cachedSha256(path, storeDir);
+  if (actual !== record.sha256) {
+    throw new ModelFileError(
+      `model '${spec.name}': ${path} is corrupt: sha256 ${actual}, recorded ${record.sha256} when it was extracted from ${archive.file}; ` +
+        `delete it and run \`npm run models:fetch -- ${spec.name}\``,
+      spec.name,
+      spec.file,
+      [path],
+    );
+  }
+}
+
 export async function resolveModel(
   nameOrAlias: string,
   cfg: ModelConfig,
@@ -131,8 +161,9 @@ export async function resolveModel(
   const specs = opts.manifest ?? loadManifest();
   const spec = findSpec(specs, nameOrAlias, cfg.aliases);
   const dirs = modelSearchDirs(cfg, root);
-  const storeDir = cfg.cache_dir !== '' ? dirFrom(root, cfg.cache_dir) : undefined;
+  const storeDir = modelCacheDir(cfg, root);
   const modelPath = await locateVerified(spec, spec.file, spec.sha256, dirs, storeDir);
+  if (spec.archive !== undefined && spec.sha256 === '') await verifyArchiveMember(spec, spec.archive, modelPath, storeDir);
   const labelsPath = await locateVerified(spec, spec.labels_file, spec.labels_sha256 ?? '', dirs, storeDir);
   const labels = parseLabels(readFileSync(labelsPath, 'utf8'), spec.labels_format, labelsPath);
   return { spec, modelPath, labelsPath, labels };

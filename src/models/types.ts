@@ -33,14 +33,28 @@ export interface ModelInputSpec {
   unbatched?: boolean;
 }
 
+/** A model file published inside a .tar/.tar.gz, verified by the archive's sha256. */
+export interface ArchiveSource {
+  /** Archive file name as downloaded. */
+  file: string;
+  /** sha256 of the archive (what upstream publishes). */
+  sha256: string;
+  /** Member to extract: a path inside the archive, or a bare file name matched against each entry's last component. */
+  member: string;
+}
+
 export interface ModelSpec {
   /** Manifest key, e.g. `mobilenet_v2_int8`. */
   name: string;
   description: string;
   task: ModelTask;
   file: string;
+  /** sha256 of `file`; may be empty for a file extracted from `archive` (its record then holds it). */
   sha256: string;
+  /** Where `file` (or, with `archive`, the archive) can be downloaded. */
   urls: string[];
+  /** `file` is a member of this archive: `urls` download the archive. */
+  archive?: ArchiveSource;
   input: ModelInputSpec;
   decoder: OutputDecoder;
   /** Output tensor names in the order the decoder expects; empty = graph order. */

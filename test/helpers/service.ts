@@ -6,7 +6,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig, type AppConfig, type CameraConfig } from '../../src/config/schema.js';
 import { startService, type RunningService } from '../../src/app/service.js';
-import { findSpec, loadManifest } from '../../src/models/registry.js';
+import { AUTO_MODEL, findSpec, loadManifest } from '../../src/models/registry.js';
 import { fixturePath } from './fixtures.js';
 
 export const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
@@ -51,7 +51,9 @@ export interface TestService {
  */
 export async function withModelFiles(config: AppConfig): Promise<AppConfig> {
   if (config.model.models_dir) return config;
-  const spec = findSpec(loadManifest(), config.model.name, config.model.aliases);
+  // Tests run on CPU, where model.name auto is the CPU classifier.
+  const name = config.model.name === 'auto' ? AUTO_MODEL.cpu : config.model.name;
+  const spec = findSpec(loadManifest(), name, config.model.aliases);
   const modelPath = await fixturePath('model', spec.file);
   await fixturePath('model', spec.labels_file);
   return { ...config, model: { ...config.model, models_dir: dirname(modelPath) } };

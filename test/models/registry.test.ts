@@ -37,9 +37,9 @@ models:
 `;
 
 describe('loadManifest', () => {
-  it('loads the shipped manifest with the four models and their metadata', () => {
+  it('loads the shipped manifest with the six models and their metadata', () => {
     const specs = loadManifest();
-    expect(specs.map((s) => s.name)).toEqual(['mobilenet_v2_int8', 'yolox_nano', 'mobilenet_v3_small', 'fasterrcnn_person']);
+    expect(specs.map((s) => s.name)).toEqual(['mobilenet_v2_int8', 'yolox_nano', 'mobilenet_v3_small', 'fasterrcnn_person', 'mobilenet_v2', 'mobilenet_v3_small_fp16']);
     const yolox = specs.find((s) => s.name === 'yolox_nano')!;
     expect(yolox.input).toMatchObject({ width: 416, height: 416, color_order: 'BGR', resize: 'letterbox', pad_value: 114, dynamic_batch: false });
     expect(yolox.strides).toEqual([8, 16, 32]);

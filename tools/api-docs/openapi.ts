@@ -42,6 +42,7 @@ const cameraStatusExample: JsonObject = {
   rate_reason: 'configured',
   rate_changes: 0,
   decode: { keyframes_only: false, keyframe_interval_s: null, reason: 'keyframe spacing not measured yet', threads: 1 },
+  hwaccel: { mode: 'auto', device: 'cpu', fallback_reason: 'CUDA decoding unavailable: [AVHWDeviceContext @ 0x55d0c1e0] Cannot load libcuda.so.1' },
   latency_ms: { p50: 18, p95: 41, p99: 63, count: 300 },
 };
 
@@ -194,6 +195,16 @@ const schemas: JsonObject = {
           threads: { type: 'integer', description: 'ffmpeg decoder threads; 0 = ffmpeg\'s choice.' },
         },
       },
+      hwaccel: {
+        type: 'object',
+        description: 'Where video is decoded: the hwaccel mode asked for, the device used, and why not the GPU when auto fell back.',
+        required: ['mode', 'device', 'fallback_reason'],
+        properties: {
+          mode: { type: 'string', enum: ['auto', 'cpu', 'cuda'] },
+          device: { type: 'string', enum: ['cpu', 'cuda'] },
+          fallback_reason: { type: 'string', nullable: true },
+        },
+      },
       latency_ms: { allOf: [ref('LatencySummary')], description: 'Frame committed → result published over the recent window; all 0 before the first result.' },
     },
     example: cameraStatusExample,
@@ -215,6 +226,7 @@ const schemas: JsonObject = {
       },
       fps: { type: 'number', minimum: 0, description: 'Frames per second sampled; 0 or absent = the default. Above streams.max_fps: 400, or clamped when streams.fps_over_max is clamp.', example: 5 },
       transport: { type: 'string', enum: ['tcp', 'udp'], default: 'tcp' },
+      hwaccel: { type: 'string', enum: ['auto', 'cpu', 'cuda'], description: 'Video decoding for this camera; absent = streams.hwaccel. auto = NVDEC when ffmpeg can use CUDA, else CPU.' },
       loop: { type: 'boolean', description: 'Files: restart at the end instead of ending the camera.' },
       weight: { type: 'number', minimum: 0.01, default: 1, description: 'Share of the engine under overload relative to other cameras (strategy adaptive).' },
       decode: { type: 'string', enum: ['auto', 'all', 'keyframes'], default: 'auto', description: 'auto: keyframes only when they are dense enough for the sampling rate; all; keyframes (falls back to all when too sparse).' },
