@@ -18,6 +18,16 @@ export interface HealthInfo {
   version: string;
   /** Stage stalls etc.; empty when healthy. */
   problems: string[];
+  /** Cluster mode only: this instance, Redis reachability, membership. */
+  cluster?: {
+    instance: string;
+    redis: 'ok' | 'unreachable';
+    reason: string | null;
+    since: string | null;
+    instances: number;
+    cameras_owned: number;
+    cameras_total: number;
+  };
 }
 
 /** Raised by deps to produce a JSON error with this HTTP status. */
@@ -59,8 +69,8 @@ export interface PreviewSource {
 export interface EventSource {
   /** Calls `listener` for every published event; returns an unsubscribe function. */
   subscribe(listener: (event: StreamEvent) => void): () => void;
-  /** Events with id > lastId still held in the short history, oldest first. */
-  since(lastId: number): StreamEvent[];
+  /** Events with id > lastId still held (in memory, or on the cluster bus), oldest first. */
+  since(lastId: number): StreamEvent[] | Promise<StreamEvent[]>;
 }
 
 export interface ApiDeps {

@@ -223,6 +223,10 @@ function crossChecks(config: AppConfig): void {
   if (max_ms < initial_ms) {
     throw new ConfigError(`config: streams.reconnect.max_ms = ${max_ms} is invalid; allowed: ≥ streams.reconnect.initial_ms (${initial_ms})`);
   }
+  const { heartbeat_ms, lease_ttl_ms } = config.cluster;
+  if (heartbeat_ms * 2 > lease_ttl_ms) {
+    throw new ConfigError(`config: cluster.heartbeat_ms = ${heartbeat_ms} is invalid; allowed: ≤ half of cluster.lease_ttl_ms (${lease_ttl_ms}), so a lease is renewed at least twice before it lapses`);
+  }
 }
 
 function readYaml(path: string): unknown {

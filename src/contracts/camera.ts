@@ -50,4 +50,6 @@ export interface CameraStatus {
   decode?: CameraDecodeStatus;
   /** Frame committed → result published over the recent window; set by the app from the engine. */
   latency_ms?: LatencySummary;
+  /** Cluster mode: the instance running the camera (null: none yet). */
+  owner?: string | null;
 }
