@@ -169,9 +169,10 @@ describe('cluster mode (redis-server, several service processes)', () => {
     const killedAt = Date.now();
     a.child.kill('SIGKILL');
     await a.exited;
+    // Run by a live instance (an orphaned ffmpeg of the killed one does not count).
     const elsewhere = (): boolean => {
-      const counts = ffmpegPerCamera(marker);
-      return moved.every((id) => counts.get(id)?.length === 1);
+      const running = live().flatMap((i) => camerasRunBy(i, marker));
+      return moved.every((id) => running.filter((r) => r === id).length === 1);
     };
     const ok = await waitFor(elsewhere, 10_000, 100);
     const failoverMs = Date.now() - killedAt;
