@@ -70,6 +70,11 @@ export class RedisEventBus<E extends BusEvent> {
   private lastSeen: number | null = null;
   private closed = false;
   private readerLoop: Promise<void> | null = null;
+  private markReading: () => void = () => {};
+  /** Resolves once the reader knows where the stream stands: later appends all reach `deliver`. */
+  readonly reading = new Promise<void>((resolve) => {
+    this.markReading = resolve;
+  });
   private readonly publishScript: (...args: (string | number)[]) => Promise<number[]>;
   readonly counters: BusCounters = { published: 0, fenced: 0, failed: 0, delivered: 0 };
 
@@ -144,6 +149,7 @@ export class RedisEventBus<E extends BusEvent> {
           const seq = Number((await reader.get(keys.eventSeq)) ?? 0);
           if (this.lastSeen === null || seq < this.lastSeen) this.lastSeen = seq;
           resync = false;
+          this.markReading();
         }
         const reply = await reader.xread('COUNT', 1000, 'BLOCK', blockMs, 'STREAMS', keys.events, `0-${this.lastSeen ?? 0}`);
         failures = 0;
