@@ -5,6 +5,7 @@
 import type { CameraConfig } from '../config/schema.js';
 import type { AuthFailureReason } from '../contracts/auth.js';
 import type { PredictResponse, StreamEvent } from '../contracts/events.js';
+import type { ClusterHealth } from '../contracts/cluster.js';
 import type { CameraStatus } from '../contracts/camera.js';
 import type { MetricsSnapshot } from '../telemetry/snapshot.js';
 
@@ -19,15 +20,7 @@ export interface HealthInfo {
   /** Stage stalls etc.; empty when healthy. */
   problems: string[];
   /** Cluster mode only: this instance, Redis reachability, membership. */
-  cluster?: {
-    instance: string;
-    redis: 'ok' | 'unreachable';
-    reason: string | null;
-    since: string | null;
-    instances: number;
-    cameras_owned: number;
-    cameras_total: number;
-  };
+  cluster?: ClusterHealth;
 }
 
 /** Raised by deps to produce a JSON error with this HTTP status. */

@@ -16,7 +16,8 @@ import type { ClusterMetrics } from '../telemetry/snapshot.js';
 import type { Logger } from '../telemetry/logger.js';
 import { clusterKeys, connectRedis, whenReady } from '../cluster/redis.js';
 import { RedisCameraStore } from '../cluster/camera-store.js';
-import { Coordinator, type CameraRunner, type ClusterHealth } from '../cluster/coordinator.js';
+import { Coordinator, type CameraRunner } from '../cluster/coordinator.js';
+import type { ClusterHealth } from '../contracts/cluster.js';
 import { RedisEventBus } from '../cluster/event-bus.js';
 import type { EventHub } from './event-hub.js';
 

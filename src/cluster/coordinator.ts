@@ -16,6 +16,7 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import type { CameraConfig } from '../config/schema.js';
+import type { ClusterHealth } from '../contracts/cluster.js';
 import { assignCameras, type Member } from './assignment.js';
 import { compareRegistry, type RedisCameraStore } from './camera-store.js';
 import { defineScript, type ClusterKeys } from './redis.js';
@@ -67,16 +68,6 @@ export interface ClusterCounters {
   lease_losses: number;
 }
 
-export interface ClusterHealth {
-  instance: string;
-  redis: 'ok' | 'unreachable';
-  /** Why Redis is counted as unreachable, and since when (ISO), else null. */
-  reason: string | null;
-  since: string | null;
-  instances: number;
-  cameras_owned: number;
-  cameras_total: number;
-}
 
 // KEYS: members, info; ARGV: id, ttl, info JSON. Times are Redis's, so instance clocks do not matter.
 const HEARTBEAT_LUA = `
