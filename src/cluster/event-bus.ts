@@ -10,7 +10,8 @@
  * wakes up cannot put stale results on the bus.
  */
 import type { Redis } from 'ioredis';
-import { defineScript, type ClusterKeys } from './redis.js';
+import { backoffDelay } from '../lib/backoff.js';
+import { defineScript, REDIS_RETRY, type ClusterKeys } from './redis.js';
 
 /** An event as the engine publishes it (everything but the id). */
 export interface BusEvent {
@@ -166,7 +167,7 @@ export class RedisEventBus<E extends BusEvent> {
         if (this.closed) break;
         resync = true;
         failures++;
-        await new Promise((r) => setTimeout(r, Math.min(100 * 2 ** Math.min(failures, 5), 2000)));
+        await new Promise((r) => setTimeout(r, backoffDelay(failures - 1, REDIS_RETRY)));
       }
     }
   }

@@ -4,6 +4,7 @@
  * lease deadlines honest, not wait on a queue that replays later.
  */
 import { Redis, type RedisOptions } from 'ioredis';
+import { backoffDelay, type BackoffPolicy } from '../lib/backoff.js';
 
 export interface ConnectOptions {
   /** Shown in CLIENT LIST, and in logs. */
@@ -12,11 +13,8 @@ export interface ConnectOptions {
   commandTimeoutMs: number;
 }
 
-/** Reconnect delay: doubling from 100 ms up to 3 s, ±20 % jitter so instances do not reconnect in step. */
-export function reconnectDelayMs(attempt: number, random: () => number = Math.random): number {
-  const base = Math.min(100 * 2 ** Math.min(attempt, 5), 3000);
-  return Math.round(base * (0.8 + 0.4 * random()));
-}
+/** Reconnects (and the bus reader's retries): doubling from 100 ms up to 3 s, ±20 % so instances do not retry in step. */
+export const REDIS_RETRY: BackoffPolicy = { initial_ms: 100, max_ms: 3000, multiplier: 2, jitter: 0.2 };
 
 export function connectRedis(url: string, opts: ConnectOptions): Redis {
   const options: RedisOptions = {
@@ -26,7 +24,7 @@ export function connectRedis(url: string, opts: ConnectOptions): Redis {
     commandTimeout: opts.commandTimeoutMs,
     connectTimeout: Math.max(1000, opts.commandTimeoutMs),
     keepAlive: 10_000,
-    retryStrategy: (attempt) => reconnectDelayMs(attempt),
+    retryStrategy: (attempt) => backoffDelay(attempt - 1, REDIS_RETRY),
     // rediss:// URLs turn TLS on (ElastiCache in-transit encryption).
   };
   const client = new Redis(url, options);
