@@ -128,6 +128,8 @@ export class Coordinator {
   private owners = new Map<string, string>();
   private statuses = new Map<string, Record<string, unknown>>();
   private redisOk = false;
+  /** When this instance last (re)joined: it takes cameras only once the others had a heartbeat to (re)join too. */
+  private joinedAt: number | null = null;
   private redisError: string | null = 'not connected yet';
   private downSince: number | null = Date.now();
   private timer: NodeJS.Timeout | undefined;
@@ -231,6 +233,7 @@ export class Coordinator {
       this.redisError = null;
       this.downSince = null;
     } catch (err) {
+      this.joinedAt = null;
       const reason = `redis unreachable: ${(err as Error).message}`;
       if (this.redisOk || this.redisError !== reason) this.opts.log.warn({ instance: this.opts.instanceId, reason, cameras_owned: this.owned.size, lease_ttl_ms: this.opts.leaseTtlMs }, 'cluster: redis unreachable; owned cameras stop when their leases lapse');
       this.redisOk = false;
@@ -254,10 +257,11 @@ export class Coordinator {
       else this.loseLease(lease.camera.id, 'lease taken or lapsed in redis');
     });
     this.members = parseMembers(membership);
+    this.joinedAt ??= performance.now();
 
     await this.syncRegistry(version);
     const desired = assignCameras(this.registry.map((c) => c.id), this.members);
-    await this.handOverMisplaced(desired);
+    this.handOverMisplaced(desired);
     await this.acquireAssigned(desired);
     await this.shareStatus();
   }
@@ -288,19 +292,20 @@ export class Coordinator {
   }
 
   /** Stops cameras removed from the registry or changed, and hands over a bounded number that belong elsewhere. */
-  private async handOverMisplaced(desired: Map<string, string>): Promise<void> {
+  private handOverMisplaced(desired: Map<string, string>): void {
     const byId = new Map(this.registry.map((c) => [c.id, c]));
     let moves = 0;
     for (const [id, lease] of [...this.owned]) {
       const current = byId.get(id);
-      if (!current) await this.handOver(id, 'removed from registry');
-      else if (JSON.stringify(current) !== JSON.stringify(lease.camera)) await this.handOver(id, 'config changed');
+      // Not awaited: a slow stop must not delay the renewal of the other leases.
+      if (!current) void this.handOver(id, 'removed from registry');
+      else if (JSON.stringify(current) !== JSON.stringify(lease.camera)) void this.handOver(id, 'config changed');
       else {
         const target = desired.get(id);
         if (target !== undefined && target !== this.opts.instanceId && moves < this.opts.maxMovesPerInterval) {
           moves++;
           this.counters.moves_out++;
-          await this.handOver(id, `rebalanced to ${target}`);
+          void this.handOver(id, `rebalanced to ${target}`);
         }
       }
     }
@@ -308,12 +313,14 @@ export class Coordinator {
 
   private async acquireAssigned(desired: Map<string, string>): Promise<void> {
     const { keys, instanceId, leaseTtlMs, log } = this.opts;
+    // Right after a start or an outage the membership is still filling up: taking cameras now would mean handing them over again.
+    if (this.joinedAt === null || performance.now() - this.joinedAt < 2 * this.opts.heartbeatMs) return;
     const now = Date.now();
     for (const camera of this.registry) {
       if (this.owned.size >= this.opts.capacity) return;
       if (desired.get(camera.id) !== instanceId || this.owned.has(camera.id)) continue;
       if (now - (this.startFailedAt.get(camera.id) ?? -Infinity) < START_FAILURE_BACKOFF_MS) continue;
-      await this.stopping.get(camera.id);
+      if (this.stopping.has(camera.id)) continue; // its previous run here is still stopping
       const sentAt = performance.now();
       const token = await this.acquireScript(keys.leasePrefix + camera.id, keys.fencePrefix + camera.id, instanceId, leaseTtlMs);
       if (token === null) continue; // another instance still holds it (its lease will lapse or be released)
@@ -363,7 +370,7 @@ export class Coordinator {
     this.statuses = parsed;
   }
 
-  /** Graceful hand-over: stop publishing, stop the camera, then release the lease. */
+  /** Graceful hand-over: stop publishing, stop the camera, then release the lease, so the successor does not overlap (unless the stop outlasts the lease). */
   private async handOver(id: string, reason: string): Promise<void> {
     const lease = this.owned.get(id);
     if (!lease) return;
