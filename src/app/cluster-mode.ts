@@ -7,7 +7,7 @@
 import { randomBytes } from 'node:crypto';
 import { hostname } from 'node:os';
 import type { AppConfig, CameraConfig } from '../config/schema.js';
-import { ConfigError, parseCamera } from '../config/load.js';
+import { ConfigError } from '../config/load.js';
 import type { StreamEvent } from '../contracts/events.js';
 import type { CameraStatus } from '../contracts/camera.js';
 import { sourceKindOf } from '../ingest/source.js';
@@ -45,6 +45,8 @@ export interface ClusterModeParts {
   runner: CameraRunner;
   /** This instance's camera limits (what it can run). */
   limits: CameraControl['limits'];
+  /** Validates a POST /cameras body as this instance would (schema, fps limit, source policy); throws HttpError 400. */
+  parseRequest(body: unknown): Promise<CameraConfig>;
   /** Live status of a camera running here. */
   localStatus(id: string): CameraStatus | undefined;
   /** Called with each of this instance's events that made it onto the bus (or was kept through an outage). */
@@ -137,13 +139,7 @@ export async function startClusterMode(parts: ClusterModeParts): Promise<Cluster
     limits: parts.limits,
     configs: () => [...coordinator.view().cameras],
     add: async (body) => {
-      let camera: CameraConfig;
-      try {
-        camera = parseCamera(body, 'camera', 'request');
-      } catch (err) {
-        if (err instanceof ConfigError) throw new HttpError(400, err.message, 'invalid_camera');
-        throw err;
-      }
+      const camera = await parts.parseRequest(body);
       let added: boolean;
       try {
         added = await store.add(camera);

@@ -6,8 +6,7 @@
  * drain inference, flush capture.
  */
 import type { AppConfig, CameraConfig } from '../config/schema.js';
-import { applyFpsLimit, ConfigError, parseCamera } from '../config/load.js';
-import { checkCameraSource, SourcePolicyError } from '../ingest/source-policy.js';
+import { checkCameraSource } from '../ingest/source-policy.js';
 import { FrameArena } from '../frames/ring.js';
 import { resolveModel } from '../models/registry.js';
 import type { ResolvedModel } from '../models/types.js';
@@ -20,9 +19,10 @@ import { AdaptiveRates, type FrameTotals } from '../ingest/rate-governor.js';
 import { InferenceCapture } from '../capture/inference-capture.js';
 import { startServer } from '../api/server.js';
 import { assertNativeUws } from '../api/native-check.js';
-import { HttpError, type ApiDeps, type HealthInfo } from '../api/deps.js';
+import { HttpError, type ApiDeps, type CameraLimits, type HealthInfo } from '../api/deps.js';
 import { planListen } from '../api/exposure.js';
 import { EventHub } from './event-hub.js';
+import { parseCameraRequest } from './camera-request.js';
 import { startClusterMode, type ClusterMode } from './cluster-mode.js';
 import { renderPreview } from './preview.js';
 import { startEmfReporter } from '../telemetry/emf.js';
@@ -148,6 +148,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const ownPorts: number[] = [config.server.port];
   const sourceCheck = { sources: config.sources, ownPorts };
 
+  const cameraLimits = (): CameraLimits => ({ max_cameras: cameras.limit, active_cameras: cameras.active, max_fps: config.streams.max_fps });
   if (config.cluster.redis_url) {
     cluster = await startClusterMode({
       config,
@@ -156,7 +157,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       // Registry cameras are the operator's: they keep retrying (no give-up) wherever they run.
       runner: { start: async (camera) => void (await addCamera(camera, false)), stop: async (id) => void (await removeCamera(id)), status: cameraStatus },
       localStatus: cameraStatus,
-      limits: () => ({ max_cameras: cameras.limit, active_cameras: cameras.active, max_fps: config.streams.max_fps }),
+      limits: cameraLimits,
+      parseRequest: (body) => parseCameraRequest(body, config.streams, sourceCheck),
       onPublished: (event) => {
         if (capture) offerCapture(event);
       },
@@ -253,18 +255,10 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     },
     cameras: cluster?.cameras ?? {
       list: () => cameras.list().map((h) => cameraStatus(h.id) as CameraStatus),
-      limits: () => ({ max_cameras: cameras.limit, active_cameras: cameras.active, max_fps: config.streams.max_fps }),
+      limits: cameraLimits,
       configs: () => cameras.list().map((h) => h.config),
       add: async (body) => {
-        let camera: CameraConfig;
-        try {
-          camera = applyFpsLimit(parseCamera(body, 'camera', 'request'), config.streams, 'camera', 'request');
-          await checkCameraSource(camera.url, sourceCheck);
-        } catch (err) {
-          if (err instanceof ConfigError) throw new HttpError(400, err.message, 'invalid_camera');
-          if (err instanceof SourcePolicyError) throw new HttpError(400, err.message, 'source_not_allowed');
-          throw err;
-        }
+        const camera = await parseCameraRequest(body, config.streams, sourceCheck);
         if (cameras.get(camera.id)) throw new HttpError(409, `camera ${quoteShort(camera.id)} already exists`, 'camera_exists');
         try {
           return await addCamera(camera, true);
