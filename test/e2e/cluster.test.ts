@@ -87,6 +87,8 @@ describe('cluster mode (redis-server, several service processes)', () => {
       [
         'engine: { pool_size: 1, intra_op_threads: 1 }',
         'streams: { max_cameras: 8 }',
+        // Cameras added through the API may read files only from here.
+        `sources: { file_dirs: [${JSON.stringify(dir)}] }`,
         `cluster: { lease_ttl_ms: ${LEASE_TTL_MS}, heartbeat_ms: 500, capacity: ${CAPACITY}, max_moves_per_interval: 2 }`,
         'cameras:',
         cameras,
