@@ -132,7 +132,7 @@ describe('cluster mode (redis-server, several service processes)', () => {
     const [a, b, c] = ['inst-a', 'inst-b', 'inst-c'].map((id) => instances.get(id) as Instance) as [Instance, Instance, Instance];
     const res = await fetch(`${a.base}/cameras`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'extra', url: cameraFile(dir, clip, marker, 'extra'), fps: 2 }) });
     expect(res.status).toBe(201);
-    const dup = await fetch(`${c.base}/cameras`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'extra', url: '/nope.mp4' }) });
+    const dup = await fetch(`${c.base}/cameras`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'extra', url: clip }) });
     expect(dup.status).toBe(409);
     for (const via of [b, c]) expect(await waitForAsync(async () => (await registryIds(via)).includes('extra'), 10_000)).toBe(true);
     expect(await waitFor(() => exactlyOnce([...YAML_CAMERAS, 'extra']), 30_000, 200)).toBe(true);
