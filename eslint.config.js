@@ -16,6 +16,8 @@ const boundaries = {
   engine: forbid('api', 'app'),
   models: forbid('engine', 'api', 'app'),
   telemetry: forbid('api', 'engine', 'ingest', 'app'),
+  // Cluster coordination knows Redis, config, contracts and lib; the app wires it to cameras and the API.
+  cluster: forbid('api', 'app', 'engine', 'ingest', 'capture', 'models', 'frames', 'telemetry'),
 };
 
 export default tseslint.config(

@@ -6,7 +6,11 @@ resource "aws_appautoscaling_target" "service" {
   max_capacity       = var.max_capacity
 }
 
-# Inference is CPU-bound: average CPU is the load signal.
+# Inference is CPU-bound: average CPU is the load signal. With enable_cluster a
+# new task takes its share of the cameras (a few per heartbeat) and a task
+# scaled in hands its cameras over on SIGTERM (stop, then release the lease),
+# so scaling moves work instead of duplicating it. Without cluster mode every
+# task runs every camera: scale only for /predict load.
 resource "aws_appautoscaling_policy" "cpu" {
   name               = "${var.name}-cpu-target"
   policy_type        = "TargetTrackingScaling"

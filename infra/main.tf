@@ -24,13 +24,18 @@ locals {
     APP_CAPTURE_S3_REGION = var.region
     # Behind the ALB every peer is the ALB: rate-limit failed logins per real client.
     APP_TRUST_PROXY = tostring(var.enable_alb)
-  }, var.extra_environment)
+    }, var.enable_cluster ? {
+    # 0 = streams.max_cameras: each task takes at most this many cameras.
+    APP_CLUSTER_CAPACITY = tostring(var.cluster_capacity_per_task)
+  } : {}, var.extra_environment)
 
   # Injected by the ECS agent from Secrets Manager / SSM; never in the task definition's plain environment.
   secrets = concat(
     [{ name = "APP_API_KEYS", valueFrom = var.api_keys_secret_arn }],
     var.auth_token_secret_arn == "" ? [] : [{ name = "APP_AUTH_TOKEN_SECRET", valueFrom = var.auth_token_secret_arn }],
     var.rtsp_url_ssm_parameter_arn == "" ? [] : [{ name = "APP_RTSP_URL", valueFrom = var.rtsp_url_ssm_parameter_arn }],
+    # Cluster mode: the rediss:// URL with the ElastiCache AUTH token (cache.tf).
+    var.enable_cluster ? [{ name = "APP_REDIS_URL", valueFrom = aws_secretsmanager_secret.redis_url[0].arn }] : [],
   )
   secret_arns = [for secret in local.secrets : secret.valueFrom]
 }

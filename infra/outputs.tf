@@ -52,3 +52,13 @@ output "alb_dns_name" {
   description = "Load balancer DNS name, when enable_alb is true."
   value       = var.enable_alb ? aws_lb.app[0].dns_name : null
 }
+
+output "redis_url_secret_arn" {
+  description = "Secrets Manager ARN holding APP_REDIS_URL (cluster mode); null when enable_cluster is false."
+  value       = var.enable_cluster ? aws_secretsmanager_secret.redis_url[0].arn : null
+}
+
+output "cache_primary_endpoint" {
+  description = "ElastiCache primary endpoint (cluster mode); null when enable_cluster is false."
+  value       = var.enable_cluster ? aws_elasticache_replication_group.cluster[0].primary_endpoint_address : null
+}

@@ -166,7 +166,7 @@ variable "min_capacity" {
 }
 
 variable "max_capacity" {
-  description = "Most tasks. Every task ingests every configured camera: raise this for REST /predict load, not for more cameras."
+  description = "Most tasks. Without enable_cluster every task ingests every configured camera (raise this for REST /predict load only); with it the cameras are shared out among the tasks, so more tasks carry more cameras."
   type        = number
   default     = 4
 }
@@ -246,4 +246,64 @@ variable "alb_idle_timeout" {
   description = "Seconds an idle connection stays open; above the SSE heartbeat (15 s) so streams survive."
   type        = number
   default     = 120
+}
+
+# ------------------------------------------------------- cluster mode ----
+variable "enable_cluster" {
+  description = "Cluster mode: an ElastiCache (Valkey) replication group with TLS and AUTH holds the shared camera registry, leases and result stream; its URL reaches the tasks as the APP_REDIS_URL secret. Makes autoscaling share cameras out instead of duplicating them."
+  type        = bool
+  default     = false
+}
+
+variable "cluster_capacity_per_task" {
+  description = "APP_CLUSTER_CAPACITY: cameras one task may own (0 = streams.max_cameras). Size it to what one task decodes and infers at the wanted fps."
+  type        = number
+  default     = 0
+}
+
+variable "cache_engine" {
+  description = "valkey or redis."
+  type        = string
+  default     = "valkey"
+
+  validation {
+    condition     = contains(["valkey", "redis"], var.cache_engine)
+    error_message = "cache_engine must be valkey or redis."
+  }
+}
+
+variable "cache_engine_version" {
+  description = "Engine version (Valkey 7.2+ / Redis 7+: the service uses Streams and Lua)."
+  type        = string
+  default     = "7.2"
+}
+
+variable "cache_node_type" {
+  description = "ElastiCache node type. The bus carries about 1 kB per inferred frame; a small node holds the default 10000-event window many times over."
+  type        = string
+  default     = "cache.t4g.small"
+}
+
+variable "cache_replicas" {
+  description = "Read replicas (0 = single node, no automatic failover)."
+  type        = number
+  default     = 1
+}
+
+variable "cache_parameter_group_name" {
+  description = "Parameter group; the default keeps maxmemory-policy volatile-lru, which never evicts the service's keys without TTL."
+  type        = string
+  default     = "default.valkey7"
+}
+
+variable "cache_snapshot_retention_days" {
+  description = "Daily snapshots kept (0 = none). The registry also survives a total cache loss: the tasks write back their last copy."
+  type        = number
+  default     = 1
+}
+
+variable "cache_subnet_ids" {
+  description = "Subnets for the cache nodes; empty = subnet_ids."
+  type        = list(string)
+  default     = []
 }

@@ -6,6 +6,11 @@ terraform {
       source  = "hashicorp/aws"
       version = "~> 5.60"
     }
+    # The ElastiCache AUTH token of cluster mode.
+    random = {
+      source  = "hashicorp/random"
+      version = "~> 3.6"
+    }
   }
 
   # Keep state remote and locked for shared use, e.g.:

@@ -5,6 +5,7 @@
 import type { CameraConfig } from '../config/schema.js';
 import type { AuthFailureReason } from '../contracts/auth.js';
 import type { PredictResponse, StreamEvent } from '../contracts/events.js';
+import type { ClusterHealth } from '../contracts/cluster.js';
 import type { CameraStatus } from '../contracts/camera.js';
 import type { MetricsSnapshot } from '../telemetry/snapshot.js';
 
@@ -18,6 +19,8 @@ export interface HealthInfo {
   version: string;
   /** Stage stalls etc.; empty when healthy. */
   problems: string[];
+  /** Cluster mode only: this instance, Redis reachability, membership. */
+  cluster?: ClusterHealth;
 }
 
 /** Raised by deps to produce a JSON error with this HTTP status. */
@@ -59,8 +62,8 @@ export interface PreviewSource {
 export interface EventSource {
   /** Calls `listener` for every published event; returns an unsubscribe function. */
   subscribe(listener: (event: StreamEvent) => void): () => void;
-  /** Events with id > lastId still held in the short history, oldest first. */
-  since(lastId: number): StreamEvent[];
+  /** Events with id > lastId still held (in memory, or on the cluster bus), oldest first. */
+  since(lastId: number): StreamEvent[] | Promise<StreamEvent[]>;
 }
 
 export interface ApiDeps {

@@ -252,7 +252,11 @@ function streamHandler(deps: ApiDeps, sse: SseHub, countDrops: (n: number) => vo
     const cameras = ids.length > 0 ? new Set(ids) : null;
     const lastId = parseEventId(req.getHeader('last-event-id')) ?? parseEventId(req.getQuery('last_event_id') ?? '');
     const backlog = lastId === null ? [] : deps.events.since(lastId);
-    countDrops(sse.open(ex, cameras, backlog));
+    if (Array.isArray(backlog)) return countDrops(sse.open(ex, cameras, backlog));
+    // The cluster bus reads its backlog from Redis; the stream opens once it is in.
+    return backlog.then((events) => {
+      if (ex.open) countDrops(sse.open(ex, cameras, events));
+    });
   };
 }
 

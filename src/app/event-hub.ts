@@ -19,8 +19,10 @@ export class EventHub {
     this.history = new Array<StreamEvent | undefined>(historySize);
   }
 
-  publish(event: Omit<StreamEvent, 'id'>): StreamEvent {
-    const full = { id: this.nextId++, ...event } as StreamEvent;
+  /** Publishes with the next local id, or with the id the event brings (cluster bus). */
+  publish(event: Omit<StreamEvent, 'id'> & { id?: number }): StreamEvent {
+    const { id = this.nextId++, ...rest } = event;
+    const full = { id, ...rest } as StreamEvent;
     if (this.history.length > 0) {
       this.history[this.head] = full;
       this.head = (this.head + 1) % this.history.length;

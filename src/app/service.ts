@@ -6,8 +6,7 @@
  * drain inference, flush capture.
  */
 import type { AppConfig, CameraConfig } from '../config/schema.js';
-import { applyFpsLimit, ConfigError, parseCamera } from '../config/load.js';
-import { checkCameraSource, SourcePolicyError } from '../ingest/source-policy.js';
+import { checkCameraSource } from '../ingest/source-policy.js';
 import { FrameArena } from '../frames/ring.js';
 import { AUTO_MODEL, ModelFileError, modelCacheDir, resolveModel } from '../models/registry.js';
 import { resolveProvider } from '../engine/provider.js';
@@ -21,9 +20,11 @@ import { AdaptiveRates, type FrameTotals } from '../ingest/rate-governor.js';
 import { InferenceCapture } from '../capture/inference-capture.js';
 import { startServer } from '../api/server.js';
 import { assertNativeUws } from '../api/native-check.js';
-import { HttpError, type ApiDeps, type HealthInfo } from '../api/deps.js';
+import { HttpError, type ApiDeps, type CameraLimits, type HealthInfo } from '../api/deps.js';
 import { planListen } from '../api/exposure.js';
 import { EventHub } from './event-hub.js';
+import { parseCameraRequest } from './camera-request.js';
+import { startClusterMode, type ClusterMode } from './cluster-mode.js';
 import { renderPreview } from './preview.js';
 import { startEmfReporter } from '../telemetry/emf.js';
 import { emptyAuthMetrics, type MetricsSnapshot } from '../telemetry/snapshot.js';
@@ -92,7 +93,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
 
   const input = model.spec.input;
   // Memory for the configured cameras plus headroom for ones added over the API; grows up to max_cameras.
-  const initial = config.cameras.length > 0 ? config.cameras : config.streams.demo_camera ? [DEMO_CAMERA] : [];
+  // In cluster mode the shared registry decides what runs here (see cluster-mode.ts); YAML cameras only seed it.
+  const initial = config.cluster.redis_url ? [] : config.cameras.length > 0 ? config.cameras : config.streams.demo_camera ? [DEMO_CAMERA] : [];
   const arena = FrameArena.create({ width: input.width, height: input.height, channels: 3 }, config.streams.ring_slots, config.streams.max_cameras, initial.length + 4);
   const engine = await InferenceEngine.create({
     model,
@@ -119,7 +121,10 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const cameras = new CameraManager({ arena, streams: config.streams, input, captureMaxSide, log: log.child({ component: 'ingest' }), expectedCameras: initial.length });
   cameras.onStateChange((id, state, error) => log.info({ camera: id, state, error }, 'camera state'));
 
+  // Cluster mode (cluster.redis_url): set below, before any camera runs.
+  let cluster: ClusterMode | null = null;
   engine.onResult((result) => {
+    if (cluster) return cluster.publish(result);
     const event = events.publish(result);
     if (capture) offerCapture(event);
   });
@@ -166,6 +171,22 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const ownPorts: number[] = [config.server.port];
   const sourceCheck = { sources: config.sources, ownPorts };
 
+  const cameraLimits = (): CameraLimits => ({ max_cameras: cameras.limit, active_cameras: cameras.active, max_fps: config.streams.max_fps });
+  if (config.cluster.redis_url) {
+    cluster = await startClusterMode({
+      config,
+      log,
+      hub: events,
+      // Registry cameras are the operator's: they keep retrying (no give-up) wherever they run.
+      runner: { start: async (camera) => void (await addCamera(camera, false)), stop: async (id) => void (await removeCamera(id)), status: cameraStatus },
+      localStatus: cameraStatus,
+      limits: cameraLimits,
+      parseRequest: (body) => parseCameraRequest(body, config.streams, sourceCheck),
+      onPublished: (event) => {
+        if (capture) offerCapture(event);
+      },
+    });
+  }
   for (const camera of initial) {
     try {
       // The demo camera's test source is the service's own; operator cameras are trusted unless configured otherwise.
@@ -215,6 +236,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       capture: capture?.metrics() ?? { captured: 0, skipped: 0, uploaded: 0, upload_failures: 0, pending_uploads: 0, pending_bytes: 0 },
       clients: { ...clientCounters, events_published: events.published },
       auth: { failures: { ...authMetrics.failures } },
+      ...(cluster ? { cluster: cluster.metrics() } : {}),
     };
   }
   const clientCounters = { sse_clients: 0, ws_clients: 0, events_dropped_slow_client: 0 };
@@ -229,6 +251,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       if (state === 'stalled' || state === 'error') problems.push(`camera ${handle.id} ${state}${last_error ? `: ${last_error}` : ''}`);
     }
     if (Date.now() - events.lastListenerErrorAt < 60_000) problems.push(`result delivery failing (${events.listenerErrors} subscriber errors)`);
+    if (cluster) problems.push(...cluster.problems());
     return {
       status: problems.length === 0 ? 'ok' : 'degraded',
       model: model.spec.name,
@@ -238,6 +261,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       cameras: cameras.list().length,
       version: VERSION,
       problems,
+      ...(cluster ? { cluster: cluster.health() } : {}),
     };
   }
 
@@ -252,20 +276,12 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         throw err;
       }
     },
-    cameras: {
+    cameras: cluster?.cameras ?? {
       list: () => cameras.list().map((h) => cameraStatus(h.id) as CameraStatus),
-      limits: () => ({ max_cameras: cameras.limit, active_cameras: cameras.active, max_fps: config.streams.max_fps }),
+      limits: cameraLimits,
       configs: () => cameras.list().map((h) => h.config),
       add: async (body) => {
-        let camera: CameraConfig;
-        try {
-          camera = applyFpsLimit(parseCamera(body, 'camera', 'request'), config.streams, 'camera', 'request');
-          await checkCameraSource(camera.url, sourceCheck);
-        } catch (err) {
-          if (err instanceof ConfigError) throw new HttpError(400, err.message, 'invalid_camera');
-          if (err instanceof SourcePolicyError) throw new HttpError(400, err.message, 'source_not_allowed');
-          throw err;
-        }
+        const camera = await parseCameraRequest(body, config.streams, sourceCheck);
         if (cameras.get(camera.id)) throw new HttpError(409, `camera ${quoteShort(camera.id)} already exists`, 'camera_exists');
         try {
           return await addCamera(camera, true);
@@ -275,10 +291,14 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       },
       remove: removeCamera,
     },
-    events,
+    events: cluster?.events ?? events,
     previews: {
       preview: async (id) => {
-        if (!cameras.get(id)) throw new HttpError(404, `no camera ${quoteShort(id)}`, 'not_found');
+        if (!cameras.get(id)) {
+          const owner = cluster?.cameras.list().find((c) => c.id === id)?.owner;
+          if (owner) throw new HttpError(409, `camera ${quoteShort(id)} runs on instance ${owner}; previews come from the instance that runs the camera`, 'not_owner');
+          throw new HttpError(404, `no camera ${quoteShort(id)}`, 'not_found');
+        }
         const shot = await engine.requestSnapshot(id, 2000);
         return shot ? { ...(await renderPreview(shot)), frame: shot.frameNo } : null;
       },
@@ -337,6 +357,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         stopEmf();
         adaptive?.stop();
         await server.close();
+        // Cluster: stop this instance's cameras before releasing their leases, so a successor never overlaps.
+        await cluster?.stop();
         await cameras.close();
         await engine.close();
         await capture?.close();

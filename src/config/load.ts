@@ -216,12 +216,17 @@ function crossChecks(config: AppConfig): void {
     throw new ConfigError(`config: streams.default_fps = ${config.streams.default_fps} is invalid; allowed: ≤ streams.max_fps (${config.streams.max_fps})`);
   }
   config.cameras = config.cameras.map((camera, i) => applyFpsLimit(camera, config.streams, `cameras[${i}]`, 'config'));
-  if (config.cameras.length > config.streams.max_cameras) {
+  // In cluster mode the list seeds the whole cluster; cluster.capacity bounds what one instance runs.
+  if (config.cameras.length > config.streams.max_cameras && !config.cluster.redis_url) {
     throw new ConfigError(`config: cameras lists ${config.cameras.length} cameras but streams.max_cameras = ${config.streams.max_cameras}; allowed: at most streams.max_cameras cameras (raise it to start them all)`);
   }
   const { initial_ms, max_ms } = config.streams.reconnect;
   if (max_ms < initial_ms) {
     throw new ConfigError(`config: streams.reconnect.max_ms = ${max_ms} is invalid; allowed: ≥ streams.reconnect.initial_ms (${initial_ms})`);
+  }
+  const { heartbeat_ms, lease_ttl_ms } = config.cluster;
+  if (heartbeat_ms * 2 > lease_ttl_ms) {
+    throw new ConfigError(`config: cluster.heartbeat_ms = ${heartbeat_ms} is invalid; allowed: ≤ half of cluster.lease_ttl_ms (${lease_ttl_ms}), so a lease is renewed at least twice before it lapses`);
   }
 }
 

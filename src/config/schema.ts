@@ -290,6 +290,29 @@ const TelemetrySchema = section({
   emf_namespace: Type.String({ default: 'StreamMlService', description: 'CloudWatch namespace of the EMF metrics' }),
 });
 
+const ClusterSchema = section(
+  {
+    redis_url: env(
+      'APP_REDIS_URL',
+      Type.String({
+        default: '',
+        pattern: '^(|rediss?://\\S+)$',
+        allowed: 'a redis://[user:password@]host:port[/db] or rediss:// (TLS) URL, or "" for no cluster',
+        secret: true,
+        description: 'cluster mode on: the Redis shared by the instances (rediss:// = TLS); a secret, never logged; "" = one process, no Redis',
+      }),
+    ),
+    instance_id: env('APP_INSTANCE_ID', Type.String({ default: '', pattern: '^[A-Za-z0-9_.:-]{0,128}$', allowed: 'up to 128 letters, digits, _ . : -', description: "this instance's name in leases and metrics; empty = hostname-pid-random" })),
+    capacity: env('APP_CLUSTER_CAPACITY', Type.Integer({ default: 0, minimum: 0, maximum: 1024, description: 'cameras this instance may own; 0 = streams.max_cameras' })),
+    lease_ttl_ms: Type.Integer({ default: 5000, minimum: 500, maximum: 600_000, description: 'a camera lease (and an instance heartbeat) lapses after this without renewal; failover ≈ this + a heartbeat + start' }),
+    heartbeat_ms: Type.Integer({ default: 1000, minimum: 50, maximum: 60_000, description: 'heartbeat, lease renewal and rebalancing period (≤ lease_ttl_ms / 2)' }),
+    max_moves_per_interval: Type.Integer({ default: 2, minimum: 1, maximum: 1024, description: 'cameras one instance hands over per heartbeat when rebalancing (joins are gradual)' }),
+    stream_max_len: Type.Integer({ default: 10_000, minimum: 100, maximum: 10_000_000, description: 'events kept in the Redis Stream (approximate); the SSE resume window' }),
+    key_prefix: Type.String({ default: 'sms:', description: 'prefix of every Redis key, so several deployments can share one Redis' }),
+  },
+  { description: 'cluster mode (README "Cluster mode"): off while redis_url is empty' },
+);
+
 const CAMERAS_EXAMPLE = `cameras:
   - id: front-door
     url: rtsp://user:pass@192.168.1.20:554/stream1   # rtsp:// (tcp; transport: udp), http(s)://, .m3u8
@@ -316,6 +339,7 @@ export const AppConfigSchema = section({
   cameras: Type.Array(CameraSchema, { default: [], allowed: 'a list of cameras', description: 'cameras started at boot (more through the camera API)', example_yaml: CAMERAS_EXAMPLE }),
   capture: CaptureSchema,
   telemetry: TelemetrySchema,
+  cluster: ClusterSchema,
 });
 
 export type AppConfig = Static<typeof AppConfigSchema>;
@@ -333,6 +357,7 @@ export type CameraConfig = Static<typeof CameraSchema>;
 export type S3Config = Static<typeof S3Schema>;
 export type CaptureConfig = Static<typeof CaptureSchema>;
 export type TelemetryConfig = Static<typeof TelemetrySchema>;
+export type ClusterConfig = Static<typeof ClusterSchema>;
 export type Provider = (typeof PROVIDERS)[number];
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type RtspTransport = (typeof RTSP_TRANSPORTS)[number];

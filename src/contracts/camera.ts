@@ -51,6 +51,8 @@ export interface CameraStatus {
   hwaccel?: CameraHwaccelStatus;
   /** Frame committed → result published over the recent window; set by the app from the engine. */
   latency_ms?: LatencySummary;
+  /** Cluster mode: the instance running the camera (null: none yet). */
+  owner?: string | null;
 }
 
 /** Where a camera's video is decoded (streams.hwaccel / the camera's hwaccel). */

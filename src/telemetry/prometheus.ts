@@ -120,6 +120,38 @@ const FAMILIES: readonly FamilyDecl[] = [
   },
 ];
 
+/** Cluster mode: this instance's view. Every instance reports the cluster-wide gauges too, so aggregate those with max(). */
+const clusterOne =
+  (pick: (c: NonNullable<MetricsSnapshot['cluster']>) => number) =>
+  (s: MetricsSnapshot): Sample<number>[] => (s.cluster ? [[{ instance: s.cluster.instance }, pick(s.cluster)]] : []);
+
+const CLUSTER_FAMILIES: readonly FamilyDecl[] = [
+  { type: 'gauge', name: 'cluster_redis_up', help: 'Whether this instance reaches Redis (1) or not (0).', labels: ['instance'], samples: clusterOne((c) => c.redis_up) },
+  { type: 'gauge', name: 'cluster_instances', help: 'Live instances in the cluster.', labels: ['instance'], samples: clusterOne((c) => c.instances) },
+  { type: 'gauge', name: 'cluster_cameras', help: 'Cameras in the shared registry.', labels: ['instance'], samples: clusterOne((c) => c.cameras_total) },
+  { type: 'gauge', name: 'cluster_cameras_owned', help: 'Cameras this instance holds a lease for and runs.', labels: ['instance'], samples: clusterOne((c) => c.cameras_owned) },
+  {
+    type: 'counter',
+    name: 'cluster_camera_moves_total',
+    help: 'Cameras taken over (in) and handed over for rebalancing (out) by this instance.',
+    labels: ['instance', 'direction'],
+    samples: (s) => (s.cluster ? [[{ instance: s.cluster.instance, direction: 'in' }, s.cluster.moves_in], [{ instance: s.cluster.instance, direction: 'out' }, s.cluster.moves_out]] : []),
+  },
+  { type: 'counter', name: 'cluster_lease_losses_total', help: 'Leases this instance lost (not renewed in time: Redis unreachable, process paused) and whose camera it stopped.', labels: ['instance'], samples: clusterOne((c) => c.lease_losses) },
+  {
+    type: 'counter',
+    name: 'cluster_bus_events_total',
+    help: 'Result events by outcome on the shared Redis bus.',
+    labels: ['instance', 'outcome'],
+    samples: (s) => {
+      const c = s.cluster;
+      if (!c) return [];
+      const outcomes = { published: c.bus_published, fenced: c.bus_fenced, failed: c.bus_failed, delivered: c.bus_delivered };
+      return Object.entries(outcomes).map(([outcome, value]) => [{ instance: c.instance, outcome }, value] as const);
+    },
+  },
+];
+
 /**
  * A summary whose quantiles are already computed (our SampleWindow also
  * feeds /health/stream). prom-client's Summary computes its own from raw
@@ -181,10 +213,13 @@ function family(decl: FamilyDecl, registry: Registry): Family {
 export class PrometheusExporter {
   private readonly registry = new Registry();
   private readonly families = FAMILIES.map((decl) => family(decl, this.registry));
+  /** Registered on the first snapshot from cluster mode; a single process exports none of them. */
+  private clusterFamilies: Family[] | null = null;
 
   /** Every family is set and read in the same synchronous step, so concurrent scrapes cannot mix. */
   render(snapshot: MetricsSnapshot): Promise<string> {
-    for (const f of this.families) f.update(snapshot);
+    if (snapshot.cluster) this.clusterFamilies ??= CLUSTER_FAMILIES.map((decl) => family(decl, this.registry));
+    for (const f of [...this.families, ...(this.clusterFamilies ?? [])]) f.update(snapshot);
     // prom-client writes NaN as "Nan"; the exposition format spells it "NaN".
     return this.registry.metrics().then((text) => text.replace(/ Nan$/gm, ' NaN'));
   }

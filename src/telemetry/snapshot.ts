@@ -61,6 +61,23 @@ export function emptyAuthMetrics(): AuthMetrics {
   return { failures: Object.fromEntries(AUTH_FAILURE_REASONS.map((reason) => [reason, 0])) as Record<AuthFailureReason, number> };
 }
 
+/** Cluster mode only: this instance's view of the cluster. */
+export interface ClusterMetrics {
+  instance: string;
+  redis_up: 0 | 1;
+  instances: number;
+  cameras_total: number;
+  cameras_owned: number;
+  moves_in: number;
+  moves_out: number;
+  lease_losses: number;
+  bus_published: number;
+  /** Results not put on the bus because this instance no longer held the camera's lease. */
+  bus_fenced: number;
+  bus_failed: number;
+  bus_delivered: number;
+}
+
 export interface MetricsSnapshot {
   timestamp_ms: number;
   uptime_s: number;
@@ -69,4 +86,5 @@ export interface MetricsSnapshot {
   capture: CaptureMetrics;
   clients: ClientMetrics;
   auth: AuthMetrics;
+  cluster?: ClusterMetrics;
 }

@@ -91,6 +91,21 @@ describe('loadConfig', () => {
     expect(errorOf(() => loadConfig({ env: { APP_CONFIG_PATH: yamlFile('server: {port: 1\n') } })).message).toMatch(/not valid YAML/);
   });
 
+  it('turns cluster mode on with APP_REDIS_URL and rejects unsafe cluster settings without echoing the secret URL', () => {
+    const config = loadConfig({ env: { APP_REDIS_URL: 'rediss://default:s3cret@cache.example:6379', APP_INSTANCE_ID: 'task-1', APP_CLUSTER_CAPACITY: '4' } });
+    expect(config.cluster).toMatchObject({ redis_url: 'rediss://default:s3cret@cache.example:6379', instance_id: 'task-1', capacity: 4 });
+    expect(defaultConfig().cluster.redis_url).toBe('');
+    const bad = errorOf(() => loadConfig({ env: { APP_REDIS_URL: 'http://user:s3cret@cache.example' } }));
+    expect(bad.message).toMatch(/cluster\.redis_url\) = \(hidden, \d+ characters\) is invalid/);
+    expect(bad.message).not.toContain('s3cret');
+    // The YAML list seeds the whole cluster: more cameras than one instance runs is fine there.
+    const seed = yamlFile(`streams: { max_cameras: 2 }\ncameras:\n${[1, 2, 3].map((i) => `  - { id: c${i}, url: rtsp://10.0.0.${i}/live }`).join('\n')}\n`);
+    expect(loadConfig({ env: { APP_CONFIG_PATH: seed, APP_REDIS_URL: 'redis://127.0.0.1:6379' } }).cameras).toHaveLength(3);
+    expect(errorOf(() => loadConfig({ env: { APP_CONFIG_PATH: seed } })).message).toMatch(/streams\.max_cameras = 2/);
+    const tight = errorOf(() => loadConfig({ env: { APP_CONFIG_PATH: yamlFile('cluster: { lease_ttl_ms: 1000, heartbeat_ms: 800 }') } }));
+    expect(tight.message).toMatch(/cluster\.heartbeat_ms = 800 is invalid/);
+  });
+
   it('accepts an empty file', () => {
     expect(loadConfig({ env: { APP_CONFIG_PATH: yamlFile('') } })).toEqual(defaultConfig());
   });

@@ -28,6 +28,7 @@ describe('module boundaries lint rule', () => {
     ['models-imports-engine.ts.fixture', 'src/models/postprocess/bad.ts', 1],
     ['config-imports-telemetry.ts.fixture', 'src/config/bad.ts', 1],
     ['telemetry-imports-api-engine-ingest.ts.fixture', 'src/telemetry/bad.ts', 3],
+    ['cluster-imports-ingest-app.ts.fixture', 'src/cluster/bad.ts', 2],
   ])('%s linted as %s reports %i forbidden import(s)', async (fixture, lintedAs, count) => {
     const messages = await restrictedImports(fixture, lintedAs);
     expect(messages).toHaveLength(count);

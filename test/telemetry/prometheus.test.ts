@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { PROMETHEUS_CONTENT_TYPE, toPrometheus } from '../../src/telemetry/prometheus.js';
+import { PROMETHEUS_CONTENT_TYPE, PrometheusExporter, toPrometheus } from '../../src/telemetry/prometheus.js';
 import { realisticSnapshot } from './snapshot-fixture.js';
 
 // --- A small strict parser for the text exposition format 0.0.4 -----------
@@ -255,5 +255,34 @@ describe('toPrometheus', () => {
     const out = parseExposition(await toPrometheus(empty));
     expect(out.samples.some((s) => 'camera' in s.labels)).toBe(false);
     expect(value(out, 'stream_ml_cameras', {})).toBe(0);
+  });
+});
+
+describe('cluster families', () => {
+  it('appear only for a snapshot from cluster mode, labelled with the instance', async () => {
+    const exporter = new PrometheusExporter();
+    const single = await exporter.render(realisticSnapshot());
+    expect(single).not.toContain('stream_ml_cluster_');
+    const cluster = {
+      instance: 'task-1',
+      redis_up: 1 as const,
+      instances: 3,
+      cameras_total: 9,
+      cameras_owned: 4,
+      moves_in: 5,
+      moves_out: 1,
+      lease_losses: 2,
+      bus_published: 100,
+      bus_fenced: 3,
+      bus_failed: 0,
+      bus_delivered: 300,
+    };
+    const text = await exporter.render({ ...realisticSnapshot(), cluster });
+    expect(text).toContain('stream_ml_cluster_instances{instance="task-1"} 3');
+    expect(text).toContain('stream_ml_cluster_cameras_owned{instance="task-1"} 4');
+    expect(text).toContain('stream_ml_cluster_camera_moves_total{instance="task-1",direction="out"} 1');
+    expect(text).toContain('stream_ml_cluster_lease_losses_total{instance="task-1"} 2');
+    expect(text).toContain('stream_ml_cluster_bus_events_total{instance="task-1",outcome="fenced"} 3');
+    expect(text).toMatch(/^# TYPE stream_ml_cluster_redis_up gauge$/m);
   });
 });

@@ -206,6 +206,7 @@ const schemas: JsonObject = {
         },
       },
       latency_ms: { allOf: [ref('LatencySummary')], description: 'Frame committed → result published over the recent window; all 0 before the first result.' },
+      owner: { type: 'string', nullable: true, description: 'Cluster mode only: the instance running the camera (null: none yet). Status of a camera run elsewhere is as of its last heartbeat.' },
     },
     example: cameraStatusExample,
   },
@@ -245,6 +246,20 @@ const schemas: JsonObject = {
       cameras: { type: 'integer', example: 2 },
       version: { type: 'string', example: '0.1.0' },
       problems: { type: 'array', items: { type: 'string' }, description: 'Empty when healthy.' },
+      cluster: {
+        type: 'object',
+        description: 'Cluster mode only. `redis: unreachable` makes the status `degraded`; cameras run here stop when their leases lapse.',
+        required: ['instance', 'redis', 'reason', 'since', 'instances', 'cameras_owned', 'cameras_total'],
+        properties: {
+          instance: { type: 'string', example: 'ip-10-0-1-23-1-a1b2c3' },
+          redis: { type: 'string', enum: ['ok', 'unreachable'] },
+          reason: { type: 'string', nullable: true },
+          since: { type: 'string', nullable: true, format: 'date-time' },
+          instances: { type: 'integer', description: 'Live instances.' },
+          cameras_owned: { type: 'integer', description: 'Cameras this instance runs.' },
+          cameras_total: { type: 'integer', description: 'Cameras in the shared registry.' },
+        },
+      },
     },
   },
   CameraList: {
@@ -391,7 +406,7 @@ const operations: Record<RouteId, Operation> = {
       '400': errorResponse('Invalid input (invalid_camera; body not JSON: invalid_json; a source the policy refuses: source_not_allowed).', 'invalid_camera', 'camera.url: required'),
       '409': errorResponse('A camera with this id exists.', 'camera_exists', 'camera "door" already exists'),
       '413': errorResponse('JSON body over 64 KiB.', 'payload_too_large', 'request body exceeds 65536 bytes'),
-      '503': errorResponse('Camera limit reached (streams.max_cameras; cameras that gave up retrying do not count).', 'camera_not_started', 'camera limit reached: 16 of 16 cameras are running or retrying (streams.max_cameras)'),
+      '503': errorResponse('Camera limit reached (streams.max_cameras; cameras that gave up retrying do not count), or in cluster mode the registry in Redis is unreachable (cluster_unavailable).', 'camera_not_started', 'camera limit reached: 16 of 16 cameras are running or retrying (streams.max_cameras)'),
     },
   },
   removeCamera: {
@@ -400,6 +415,7 @@ const operations: Record<RouteId, Operation> = {
     responses: {
       '204': { description: 'Removed.' },
       '404': errorResponse('No such camera.', 'not_found', 'no camera "door"'),
+      '503': errorResponse('Cluster mode: the registry in Redis is unreachable.', 'cluster_unavailable', 'cluster registry unavailable: Connection is closed.'),
     },
   },
   cameraPreview: {
@@ -417,6 +433,7 @@ const operations: Record<RouteId, Operation> = {
         content: { 'image/jpeg': { schema: { type: 'string', format: 'binary' } } },
       },
       '404': errorResponse('No such camera.', 'not_found', 'no camera "door"'),
+      '409': errorResponse('Cluster mode: another instance runs the camera; ask that one.', 'not_owner', 'camera "door" runs on instance ip-10-0-1-23-1-a1b2c3; previews come from the instance that runs the camera'),
       '503': errorResponse('No frame yet (Retry-After: 1).', 'no_frame', 'camera "door" has no frame yet'),
     },
   },
