@@ -18,6 +18,7 @@ import { cameraFile, camerasRunBy, ffmpegPerCamera, getJson, makeClip, startInst
 const LEASE_TTL_MS = 3000;
 const CAPACITY = 5;
 const YAML_CAMERAS = Array.from({ length: 9 }, (_, i) => `cam${i + 1}`);
+// Cameras use `decode: all`: no keyframe-probe ffmpeg, so one ffmpeg per camera is exactly one run of it.
 
 interface CameraRow {
   id: string;
@@ -81,7 +82,7 @@ describe('cluster mode (redis-server, several service processes)', () => {
     redis = await startRedis();
     clip = makeClip(dir);
     const models = (await withModelFiles(testConfig())).model.models_dir;
-    const cameras = YAML_CAMERAS.map((id) => `  - { id: ${id}, url: ${cameraFile(dir, clip, marker, id)}, fps: 2 }`).join('\n');
+    const cameras = YAML_CAMERAS.map((id) => `  - { id: ${id}, url: ${cameraFile(dir, clip, marker, id)}, fps: 2, decode: all }`).join('\n');
     writeFileSync(
       join(dir, 'config.yaml'),
       [
@@ -130,7 +131,7 @@ describe('cluster mode (redis-server, several service processes)', () => {
 
   it('a camera added on A appears on B and C; deleted on B, it stops everywhere', async () => {
     const [a, b, c] = ['inst-a', 'inst-b', 'inst-c'].map((id) => instances.get(id) as Instance) as [Instance, Instance, Instance];
-    const res = await fetch(`${a.base}/cameras`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'extra', url: cameraFile(dir, clip, marker, 'extra'), fps: 2 }) });
+    const res = await fetch(`${a.base}/cameras`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'extra', url: cameraFile(dir, clip, marker, 'extra'), fps: 2, decode: 'all' }) });
     expect(res.status).toBe(201);
     const dup = await fetch(`${c.base}/cameras`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'extra', url: clip }) });
     expect(dup.status).toBe(409);
@@ -255,7 +256,7 @@ describe('cluster mode (redis-server, several service processes)', () => {
 
   it('restarting every instance keeps the camera list, API-added cameras included', async () => {
     const via = live()[0] as Instance;
-    const res = await fetch(`${via.base}/cameras`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'api-cam', url: cameraFile(dir, clip, marker, 'api-cam'), fps: 2 }) });
+    const res = await fetch(`${via.base}/cameras`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: JSON.stringify({ id: 'api-cam', url: cameraFile(dir, clip, marker, 'api-cam'), fps: 2, decode: 'all' }) });
     expect(res.status).toBe(201);
     const all = [...YAML_CAMERAS, 'api-cam'].sort();
     expect(await waitFor(() => exactlyOnce(all), 30_000, 200)).toBe(true);
