@@ -7,6 +7,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/contracts/events.js';
 import type { CameraStatus } from '../../src/contracts/camera.js';
 import { fileCamera, SLIDESHOW_360P, startTestService, waitUntilStreaming, type TestService } from '../helpers/service.js';
+import { waitFor } from '../helpers/processes.js';
 
 const MAX_FRAME_AGE_MS = 500;
 
@@ -31,6 +32,8 @@ describe('backpressure', () => {
     const rssWarm = process.memoryUsage().rss;
     await new Promise((r) => setTimeout(r, 10_000));
     const rssLater = process.memoryUsage().rss;
+    // On a busy machine results can be few in a fixed window: wait for enough of them, bounded.
+    await waitFor(() => latencies.length > 20, 30_000);
     stop();
 
     const cameras = ((await (await fetch(`${svc.baseUrl}/health/stream`)).json()) as { cameras: CameraStatus[] }).cameras;
@@ -62,5 +65,5 @@ describe('backpressure', () => {
     expect(p95).toBeLessThan(MAX_FRAME_AGE_MS + 1000);
     const health = (await (await fetch(`${svc.baseUrl}/health`)).json()) as { status: string };
     expect(['ok', 'degraded']).toContain(health.status);
-  }, 60_000);
+  }, 120_000);
 });

@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { StreamEvent } from '../../src/contracts/events.js';
 import { slideshowPhotoAt } from '../helpers/fixtures.js';
 import { collectSse, fileCamera, SLIDESHOW_360P, SLIDESHOW_720P, startTestService, type TestService } from '../helpers/service.js';
-import { ffmpegChildren } from '../helpers/processes.js';
+import { ffmpegChildren, waitFor } from '../helpers/processes.js';
 
 // MODELS.md: person score > 0.6 on these, < 0.05 on those (as still photos).
 // 139 shows one small, distant person; in the 1280×720 slideshow the photo is
@@ -94,7 +94,9 @@ describe('live video end to end (person detector)', () => {
     await new Promise((resolve, reject) => ws.once('open', resolve).once('error', reject));
 
     const sse = await collectSse<StreamEvent>(`${svc.baseUrl}/stream`, 30_000, (evs) => new Set(evs.map((e) => e.camera)).size === 2 && evs.length >= 20);
-    await new Promise((r) => setTimeout(r, 500));
+    // The WebSocket sees the same events; wait for it to catch up with the SSE stream rather than for a fixed time.
+    const lastSseId = sse[sse.length - 1]?.id ?? 0;
+    await waitFor(() => wsEvents.some((e) => e.id >= lastSseId), 15_000);
     ws.close();
 
     expect(new Set(sse.map((e) => e.camera))).toEqual(new Set(['slides', 'small']));

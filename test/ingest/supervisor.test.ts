@@ -86,7 +86,7 @@ describe('StreamSupervisor', () => {
     const path = join(dir, 'clip.mp4');
     try {
       const { sup, states } = supervise(camera(path), streams());
-      expect(await waitFor(() => sup.state === 'error', 5000)).toBe(true);
+      expect(await waitFor(() => sup.state === 'error', 20_000)).toBe(true);
       expect(sup.stats().lastError).toBe(`video file not found: ${path}`);
       symlinkSync(await fixturePath('media', 'coco_slideshow_360p.mp4'), path);
       expect(await waitFor(() => sup.state === 'streaming', 10_000)).toBe(true);

@@ -125,7 +125,7 @@ describe('the CPU image layout (Dockerfile runtime stage, assembled without Dock
   });
 
   it('writes CloudWatch EMF lines to stdout', async () => {
-    for (let i = 0; i < 40 && !log.includes('"_aws"'); i++) await new Promise((r) => setTimeout(r, 250));
+    for (let i = 0; i < 240 && !log.includes('"_aws"'); i++) await new Promise((r) => setTimeout(r, 250));
     const line = log.split('\n').find((l) => l.includes('"_aws"'));
     expect(line, log).toBeDefined();
     expect(JSON.parse(line!)._aws.CloudWatchMetrics[0].Namespace).toBe('StreamMlService');
