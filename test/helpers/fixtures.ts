@@ -7,8 +7,12 @@
  * FIXTURES_SHARED_DIR (default <root>/../shared) and FIXTURES_CACHE_DIR
  * (default <root>/.cache/fixtures) move the two places, e.g. to simulate a
  * machine without ../shared; FIXTURES_DOWNLOAD_TIMEOUT_MS bounds each download.
+ * FIXTURES_MIRROR (e.g. http://127.0.0.1:8080) fetches every upstream URL
+ * from a mirror instead, as <mirror>/<host>/<path> — an internal cache for an
+ * offline CI, and how the resolver itself is tested on loopback.
  */
 import { spawn } from 'node:child_process';
+import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
@@ -112,6 +116,14 @@ export function sharedAvailable(): boolean {
   return existsSync(join(shared, 'models', 'yolox_nano.onnx')) && existsSync(join(shared, 'media', 'coco'));
 }
 
+/** An upstream URL as the configured mirror serves it: <mirror>/<host>/<path>. */
+export function mirroredUrl(url: string): string {
+  const mirror = process.env.FIXTURES_MIRROR;
+  if (!mirror) return url;
+  const u = new URL(url);
+  return `${mirror.replace(/\/+$/, '')}/${u.host}${u.pathname}`;
+}
+
 function urlsFor(kind: 'model' | 'coco', name: string): { urls: string[]; convert?: (b: Buffer) => Buffer } {
   if (kind === 'coco') return { urls: [`http://images.cocodataset.org/val2017/${name}`] };
   for (const spec of loadManifest()) {
@@ -122,7 +134,43 @@ function urlsFor(kind: 'model' | 'coco', name: string): { urls: string[]; conver
   throw new Error(`fixture model/${name}: no model in models/manifest.yaml uses a file of that name`);
 }
 
+/**
+ * Fixtures made from files the project ships, needing no network. The shared
+ * `coco_labels.txt` is the 80 COCO names with Darknet's spellings (as in
+ * pjreddie/darknet data/coco.names); the manifest ships the same list with
+ * COCO's own spellings as `coco80_labels.txt`.
+ */
+const DERIVED: Readonly<Record<string, () => Promise<Buffer>>> = {
+  'model/coco_labels.txt': async () => {
+    const darknet: Record<string, string> = {
+      motorcycle: 'motorbike',
+      airplane: 'aeroplane',
+      couch: 'sofa',
+      'potted plant': 'pottedplant',
+      'dining table': 'diningtable',
+      tv: 'tvmonitor',
+    };
+    const coco = await readFile(join(ROOT, 'models', 'coco80_labels.txt'), 'utf8');
+    return Buffer.from(coco.split('\n').map((name) => darknet[name] ?? name).join('\n'), 'utf8');
+  },
+};
+
+async function derived(key: string, cached: string, sha: string): Promise<string> {
+  const make = DERIVED[key] as () => Promise<Buffer>;
+  const bytes = await make();
+  const got = createHash('sha256').update(bytes).digest('hex');
+  if (got !== sha) throw new Error(`fixture ${key} derived from the project's files has sha256 ${got}, expected ${sha}`);
+  await mkdir(dirname(cached), { recursive: true });
+  await writeFile(cached, bytes);
+  return cached;
+}
+
 const pending = new Map<string, Promise<string>>();
+
+/** Forgets resolved paths so the next fixturePath() looks at the disk again (cache tests). */
+export function forgetResolvedFixtures(): void {
+  pending.clear();
+}
 
 /**
  * Absolute path of a fixture file, e.g. fixturePath('coco', '000000000139.jpg'),
@@ -151,7 +199,9 @@ async function locate(kind: FixtureKind, name: string, key: string): Promise<str
   const cached = join(fixtureCacheDir(), SUBDIR[kind], name);
   if (kind === 'media') return generatedSlideshow(name, cached, shared);
   if (existsSync(cached) && (await sha256File(cached)) === sha) return cached;
-  const { urls, convert } = urlsFor(kind, name);
+  if (key in DERIVED) return derived(key, cached, sha);
+  const { urls: upstream, convert } = urlsFor(kind, name);
+  const urls = upstream.map(mirroredUrl);
   const res = await downloadVerified(urls, cached, sha, { convert, timeoutMs: downloadTimeoutMs() });
   if (!res.ok) {
     throw new Error(
