@@ -1,11 +1,16 @@
 /**
  * Process entry: load config, start the service, stop it cleanly on SIGTERM/SIGINT
  * (drain in-flight work, stop ffmpeg children, flush capture) within a deadline.
+ * It also stops when its parent process dies (npm, a supervisor killed with -9):
+ * an orphaned service would keep cameras and ports busy with no one to stop it.
  */
 import { ConfigError, loadConfig } from './config/load.js';
 import { startService } from './app/service.js';
 import { ExposureError } from './api/exposure.js';
 import { createLogger } from './telemetry/logger.js';
+
+/** How often the parent process is checked; Linux has no portable "parent died" event for Node. */
+const PARENT_CHECK_MS = 1000;
 
 async function main(): Promise<void> {
   let config;
@@ -37,10 +42,10 @@ async function main(): Promise<void> {
   const running = service;
   const deadlineMs = config.server.shutdown_deadline_ms;
   let signalled = false;
-  const shutdown = (signal: NodeJS.Signals): void => {
+  const shutdown = (reason: NodeJS.Signals | 'parent exited'): void => {
     if (signalled) return;
     signalled = true;
-    log.info({ signal }, 'shutting down');
+    log.info({ reason }, 'shutting down');
     const deadline = setTimeout(() => {
       log.error({ deadline_ms: deadlineMs }, 'shutdown deadline passed; exiting');
       process.exit(1);
@@ -56,6 +61,17 @@ async function main(): Promise<void> {
   };
   process.on('SIGTERM', shutdown);
   process.on('SIGINT', shutdown);
+  // Started by a parent (not as PID 1's direct child, e.g. in a container): stop when it goes.
+  const parent = process.ppid;
+  if (parent > 1) {
+    const watch = setInterval(() => {
+      if (process.ppid !== parent) {
+        clearInterval(watch);
+        shutdown('parent exited');
+      }
+    }, PARENT_CHECK_MS);
+    watch.unref();
+  }
 }
 
 void main();

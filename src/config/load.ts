@@ -271,7 +271,7 @@ export function loadConfig(options: LoadOptions = {}): AppConfig {
   applyEnv(config, env);
   applyEnvApiKeys(config, env);
   if (config.rtsp_url && !config.cameras.some((c) => c.id === 'default')) {
-    config.cameras.unshift(parseCamera({ id: 'default', url: config.rtsp_url }, 'rtsp_url', 'config'));
+    config.cameras.unshift(parseCamera({ id: 'default', url: config.rtsp_url, transport: config.rtsp_transport }, 'rtsp_url', 'config'));
   }
   crossChecks(config);
   return config;

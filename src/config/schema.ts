@@ -195,6 +195,7 @@ const StreamsSchema = section({
   reconnect: ReconnectSchema,
   stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted' }),
   frozen_after_ms: Type.Number({ default: 10_000, minimum: 0, description: 'identical pictures this long → camera reported `frozen` (0 = off)' }),
+  persist: env('APP_PERSIST_CAMERAS', Type.Boolean({ default: true, description: 'cameras added/removed through the API are kept in <data_dir>/cameras.json and restored at start' })),
   demo_camera: env('APP_DEMO_CAMERA', Type.Boolean({ default: true, description: 'with no camera configured, run the ffmpeg testsrc2 pattern as camera `demo`' })),
   hwaccel: env(
     'APP_HWACCEL',
@@ -335,11 +336,13 @@ export const AppConfigSchema = section({
   engine: EngineSchema,
   streams: StreamsSchema,
   sources: SourcesSchema,
-  rtsp_url: env('APP_RTSP_URL', Type.String({ default: '', description: 'one-camera shortcut (the seed variable); becomes camera `default`' })),
+  rtsp_url: env('APP_RTSP_URL', Type.String({ default: '', description: 'one-camera shortcut (the seed variable): its URL; it runs as camera id `default`' })),
+  rtsp_transport: env('APP_RTSP_TRANSPORT', oneOf(RTSP_TRANSPORTS, { default: 'tcp', description: "that camera's RTSP transport; udp for cameras that only send RTP over UDP" })),
   cameras: Type.Array(CameraSchema, { default: [], allowed: 'a list of cameras', description: 'cameras started at boot (more through the camera API)', example_yaml: CAMERAS_EXAMPLE }),
   capture: CaptureSchema,
   telemetry: TelemetrySchema,
   cluster: ClusterSchema,
+  data_dir: env('APP_DATA_DIR', Type.String({ default: 'data', description: 'state kept across restarts (cameras.json)' })),
 });
 
 export type AppConfig = Static<typeof AppConfigSchema>;
