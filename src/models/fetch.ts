@@ -10,7 +10,7 @@ import { readArchiveRecord } from './archive.js';
 import { extractMember } from './extract.js';
 import { downloadVerified } from './download.js';
 import { formatJsonArrayLabels, kerasIndexToArray } from './labels.js';
-import { findSpec, loadManifest, modelSearchDirs } from './registry.js';
+import { findSpec, loadManifest, modelSearchDirs, placeByHandHint } from './registry.js';
 import { projectRoot } from './paths.js';
 import { cachedSha256 } from './sha256.js';
 import type { ArchiveSource, ModelSpec } from './types.js';
@@ -107,6 +107,7 @@ async function fetchOne(item: FetchItem, dirs: readonly string[], cacheDir: stri
   }
   if (item.urls.length === 0) {
     notes.push(`not found in ${dirs.join(', ')}; the manifest has no URL for it: copy it from ../shared/models`);
+    notes.push(placeByHandHint(item.file, item.sha256, item.urls, dirs));
     return { item, status: 'unavailable', notes };
   }
   const dest = join(cacheDir, item.file);
@@ -116,7 +117,7 @@ async function fetchOne(item: FetchItem, dirs: readonly string[], cacheDir: stri
     convert: item.convert,
     log: opts.log,
   });
-  if (!res.ok) return { item, status: 'failed', notes: [...notes, ...res.errors] };
+  if (!res.ok) return { item, status: 'failed', notes: [...notes, ...res.errors, placeByHandHint(item.file, item.sha256, item.urls, dirs)] };
   if (blocking !== undefined) notes.push(`remove ${blocking}: it is searched before ${cacheDir} and is corrupt`);
   return { item, status: 'downloaded', path: dest, notes };
 }

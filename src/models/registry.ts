@@ -88,15 +88,27 @@ export function findSpec(
   return spec;
 }
 
-function fetchHint(spec: ModelSpec): string {
+/**
+ * How to get a missing file: download it with models:fetch, or (offline)
+ * place a copy by hand, named exactly and checked by its sha256.
+ */
+export function placeByHandHint(file: string, sha256: string, urls: readonly string[], dirs: readonly string[]): string {
+  const from = urls.length > 0 ? ` (from ${urls[0]} on a machine with internet)` : '';
+  const check = sha256 !== '' ? ` with sha256 ${sha256} (\`sha256sum ${file}\`)` : '';
+  return `offline: copy ${file}${from}${check} by hand into any of ${dirs.join(', ')}; the first, model.models_dir (APP_MODELS_DIR), is the usual place`;
+}
+
+function fetchHint(spec: ModelSpec, file: string, sha256: string, dirs: readonly string[]): string {
+  const urls = file === spec.file ? spec.urls : (spec.labels_urls ?? []);
+  const byHand = placeByHandHint(file, sha256, urls, dirs);
   if (spec.urls.length > 0 || (spec.labels_urls?.length ?? 0) > 0) {
-    return `run \`npm run models:fetch -- ${spec.name}\` to download it into the cache directory`;
+    return `run \`npm run models:fetch -- ${spec.name}\` to download it into the cache directory; ${byHand}`;
   }
   if (spec.sha256 === '') {
     return 'it is not downloadable: produce it with `/usr/bin/python3 models/export_torchvision.py` ' +
       `or place it in one of these directories (\`npm run models:fetch -- ${spec.name}\` lists what it can fetch)`;
   }
-  return `place a copy in one of these directories (\`npm run models:fetch -- ${spec.name}\` cannot download it: no URL)`;
+  return `place a copy in one of these directories (\`npm run models:fetch -- ${spec.name}\` cannot download it: no URL); ${byHand}`;
 }
 
 /**
@@ -114,7 +126,7 @@ export async function locateVerified(
   const path = searched.find((p) => existsSync(p));
   if (path === undefined) {
     throw new ModelFileError(
-      `model '${spec.name}': file ${file} not found; searched ${searched.join(', ')}; ${fetchHint(spec)}`,
+      `model '${spec.name}': file ${file} not found; searched ${searched.join(', ')}; ${fetchHint(spec, file, sha256, dirs)}`,
       spec.name,
       file,
       searched,
@@ -125,7 +137,7 @@ export async function locateVerified(
     if (actual !== sha256) {
       throw new ModelFileError(
         `model '${spec.name}': ${path} is corrupt or a different version: sha256 ${actual}, ` +
-          `expected ${sha256}; delete or replace it (searched ${searched.join(', ')}); ${fetchHint(spec)}`,
+          `expected ${sha256}; delete or replace it (searched ${searched.join(', ')}); ${fetchHint(spec, file, sha256, dirs)}`,
         spec.name,
         file,
         searched,

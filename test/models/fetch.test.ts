@@ -122,6 +122,19 @@ describe('fetchModels', () => {
     expect(existsSync(cache) ? readdirSync(cache).filter((f) => f !== 'sha256-verified.json') : []).toEqual([]);
   });
 
+  it('tells an offline operator which file to place by hand, its sha256 and where', async () => {
+    const { root, cfg, cache } = isolated();
+    const models = tempDir();
+    const specs = parseManifest(manifest(['http://127.0.0.1:9/yolox_nano.onnx']));
+    const [model] = await fetchModels([], { ...cfg, models_dir: models }, { projectRoot: root, manifest: specs, timeoutMs: 5000 });
+    expect(model.status).toBe('failed');
+    const text = model.notes.join('\n');
+    expect(text).toContain('offline: copy yolox_nano.onnx');
+    expect(text).toContain(`sha256 ${YOLOX_SHA}`);
+    expect(text).toContain(`${models}, ${cache}`);
+    expect(text).toContain('APP_MODELS_DIR');
+  });
+
   it('reports a server that cannot be reached', async () => {
     const dir = tempDir();
     // Port 9 on loopback: nothing listens (discard service is not installed).

@@ -135,6 +135,17 @@ describe('resolveModel', () => {
     expect(e.message).toContain('npm run models:fetch -- yolox_nano');
   });
 
+  it('says how to place a missing file by hand: its name, sha256 and the folders', async () => {
+    const root = tempDir();
+    const models = tempDir();
+    const err = (await resolveModel('yolox_nano', cfg({ models_dir: models, cache_dir: 'cache' }), { projectRoot: root }).catch((e: unknown) => e)) as ModelFileError;
+    expect(err).toBeInstanceOf(ModelFileError);
+    expect(err.message).toContain('offline: copy yolox_nano.onnx');
+    expect(err.message).toContain('sha256 695e750a5d5754bb5a8d5325643b59282191a7e7a564e435a415fd3c578eab14');
+    expect(err.message).toContain(`into any of ${models}, ${join(root, 'cache')}`);
+    expect(err.message).toContain('APP_MODELS_DIR');
+  });
+
   it('refuses a corrupt copy found first, naming the sha256 mismatch', async () => {
     const models = tempDir();
     const good = await fixturePath('model', 'mobilenetv2-12-int8.onnx');
