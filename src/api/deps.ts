@@ -23,6 +23,19 @@ export interface HealthInfo {
   cluster?: ClusterHealth;
 }
 
+/** GET /health/live: the process answers. */
+export interface LiveInfo {
+  status: 'live';
+  uptime_s: number;
+  version: string;
+}
+
+/** GET /health/ready: 200 when `ready`, 503 with the problems when not. */
+export interface ReadyInfo {
+  status: 'ready' | 'not_ready';
+  problems: string[];
+}
+
 /** Raised by deps to produce a JSON error with this HTTP status. */
 export class HttpError extends Error {
   constructor(
@@ -68,6 +81,8 @@ export interface EventSource {
 
 export interface ApiDeps {
   health(): HealthInfo;
+  live(): LiveInfo;
+  ready(): ReadyInfo;
   /** Decodes the image bytes and runs the active model; throws HttpError 415/422 for bad images. */
   predict(image: Buffer): Promise<PredictResponse>;
   cameras: CameraControl;

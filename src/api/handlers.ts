@@ -47,6 +47,12 @@ export function apiHandlers(deps: ApiDeps, gate: Gate, limits: HandlerLimits): R
       const health = deps.health();
       ex.json(200, principal === null ? { status: health.status } : health);
     },
+    getLiveness: (ex) => ex.json(200, deps.live()),
+    // Load balancers probe without a key: they get the status code and status, not the problems.
+    getReadiness: (ex, _req, principal) => {
+      const ready = deps.ready();
+      ex.json(ready.status === 'ready' ? 200 : 503, principal === null ? { status: ready.status } : ready);
+    },
     getStreamHealth: (ex) => ex.json(200, { cameras: deps.cameras.list(), limits: deps.cameras.limits() }),
     listCameras: (ex) => ex.json(200, { cameras: deps.cameras.list(), limits: deps.cameras.limits() }),
     metrics: async (ex) => ex.send(200, await toPrometheus(deps.metrics()), [['Content-Type', PROMETHEUS_CONTENT_TYPE], ['Cache-Control', 'no-store']]),

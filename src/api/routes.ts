@@ -34,6 +34,8 @@ export interface RouteInfo {
 
 export const ROUTES = [
   { id: 'getHealth', method: 'GET', path: '/health', summary: 'Service health (liveness without a key; details with one)', kind: 'api', access: 'public' },
+  { id: 'getLiveness', method: 'GET', path: '/health/live', summary: 'Liveness: the process answers (container health checks)', kind: 'api', access: 'public' },
+  { id: 'getReadiness', method: 'GET', path: '/health/ready', summary: 'Readiness: 503 while this instance cannot do its job (load balancers; problems with a key)', kind: 'api', access: 'public' },
   { id: 'getStreamHealth', method: 'GET', path: '/health/stream', summary: 'Per-camera status', kind: 'api', access: 'read' },
   { id: 'predict', method: 'POST', path: '/predict', summary: 'Run the active model on one image (multipart field "file")', kind: 'api', access: 'read' },
   { id: 'listCameras', method: 'GET', path: '/cameras', summary: 'List cameras', kind: 'api', access: 'read' },

@@ -5,7 +5,9 @@
  * Shutdown runs the other way: stop listening, stop cameras (no ffmpeg left),
  * drain inference, flush capture.
  */
+import { resolve } from 'node:path';
 import type { AppConfig, CameraConfig } from '../config/schema.js';
+import { applyFpsLimit } from '../config/load.js';
 import { checkCameraSource } from '../ingest/source-policy.js';
 import { FrameArena } from '../frames/ring.js';
 import { AUTO_MODEL, ModelFileError, modelCacheDir, resolveModel } from '../models/registry.js';
@@ -15,16 +17,19 @@ import { ImageInputError } from '../models/image.js';
 import { EngineBusyError, InferenceEngine } from '../engine/engine.js';
 import type { StreamEvent } from '../contracts/events.js';
 import { CameraManager } from '../ingest/camera-manager.js';
-import type { CameraStatus } from '../contracts/camera.js';
 import { AdaptiveRates, type FrameTotals } from '../ingest/rate-governor.js';
 import { InferenceCapture } from '../capture/inference-capture.js';
 import { startServer } from '../api/server.js';
 import { assertNativeUws } from '../api/native-check.js';
-import { HttpError, type ApiDeps, type CameraLimits, type HealthInfo } from '../api/deps.js';
+import { HttpError, type ApiDeps, type CameraLimits } from '../api/deps.js';
 import { planListen } from '../api/exposure.js';
 import { EventHub } from './event-hub.js';
 import { parseCameraRequest } from './camera-request.js';
 import { startClusterMode, type ClusterMode } from './cluster-mode.js';
+import { ServiceCameras } from './camera-control.js';
+import { JsonFileCameraStore } from './camera-store.js';
+import { HealthMonitor } from './health.js';
+import { ClientCounters, composeSnapshot } from './metrics.js';
 import { renderPreview } from './preview.js';
 import { startEmfReporter } from '../telemetry/emf.js';
 import { emptyAuthMetrics, type MetricsSnapshot } from '../telemetry/snapshot.js';
@@ -47,6 +52,9 @@ export interface RunningService {
   model: ResolvedModel;
   engine: InferenceEngine;
   cameras: CameraManager;
+  /** Camera control as the API uses it (validation, engine attach, the stored list). */
+  control: ServiceCameras;
+  health: HealthMonitor;
   events: EventHub;
   /** Stops everything in order; resolves when no ffmpeg child is left. */
   stop(): Promise<void>;
@@ -136,29 +144,6 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     capture.offer({ camera: camera.config, event, image: camera.captureFrame(event.frame), sourceSize: width > 0 ? { width, height } : undefined });
   }
 
-  // Cameras from the API give up after a budget of failures (and free their slot); configured ones retry forever.
-  async function addCamera(camera: CameraConfig, fromApi: boolean): Promise<CameraStatus> {
-    const handle = await cameras.add(camera, { maxFailures: fromApi ? config.streams.api_camera_max_failures : 0 });
-    engine.attachCamera(handle.id, handle.ringIndex);
-    return cameraStatus(handle.id) as CameraStatus;
-  }
-
-  async function removeCamera(id: string): Promise<boolean> {
-    if (!cameras.get(id)) return false;
-    await engine.detachCamera(id);
-    return cameras.remove(id);
-  }
-
-  /** Ingest-side status with the engine's output side laid over it. */
-  function cameraStatus(id: string): CameraStatus | undefined {
-    const handle = cameras.get(id);
-    if (!handle) return undefined;
-    const status = handle.status();
-    const out = engine.cameraStats(id);
-    if (!out) return status;
-    return { ...status, fps_out: out.fps_out, frames_out: out.frames_out, drops: { ...status.drops, ...out.drops }, latency_ms: out.latency_ms };
-  }
-
   cameras.onGiveUp((id) => {
     log.warn({ camera: id, error: cameras.get(id)?.status().last_error }, 'camera gave up retrying; its slot is free');
     void engine
@@ -172,14 +157,34 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const sourceCheck = { sources: config.sources, ownPorts };
 
   const cameraLimits = (): CameraLimits => ({ max_cameras: cameras.limit, active_cameras: cameras.active, max_fps: config.streams.max_fps });
+  // In cluster mode the shared registry is the camera list; the local file store is for one instance.
+  const store = config.streams.persist && !config.cluster.redis_url
+    ? new JsonFileCameraStore(resolve(config.data_dir), {
+        onCorrupt: ({ file, movedTo, reason }) => log.error({ file, moved_to: movedTo, reason }, 'stored camera list is corrupt: set aside, the configured cameras are used'),
+      })
+    : null;
+  const usesDemo = config.cameras.length === 0 && config.streams.demo_camera;
+  const control = new ServiceCameras(cameras, engine, store, log, {
+    ephemeralIds: new Set(usesDemo ? [DEMO_CAMERA.id] : []),
+    // Cameras from the API give up after a budget of failures (and free their slot); configured ones retry forever.
+    apiMaxFailures: config.streams.api_camera_max_failures,
+    limits: cameraLimits,
+    admit: async (camera, origin) => {
+      const admitted = origin === 'api' ? applyFpsLimit(camera, config.streams, 'camera', 'request') : camera;
+      // The demo camera's test source is the service's own; operator cameras are trusted unless configured
+      // otherwise; stored ones came from clients, so they are checked like new ones.
+      if (origin !== 'config' || (camera !== DEMO_CAMERA && config.sources.check_config_cameras)) await checkCameraSource(admitted.url, sourceCheck);
+      return admitted;
+    },
+  });
   if (config.cluster.redis_url) {
     cluster = await startClusterMode({
       config,
       log,
       hub: events,
       // Registry cameras are the operator's: they keep retrying (no give-up) wherever they run.
-      runner: { start: async (camera) => void (await addCamera(camera, false)), stop: async (id) => void (await removeCamera(id)), status: cameraStatus },
-      localStatus: cameraStatus,
+      runner: { start: async (camera) => void (await control.run(camera, 'config')), stop: async (id) => void (await control.stop(id)), status: (id) => control.status(id) },
+      localStatus: (id) => control.status(id),
       limits: cameraLimits,
       parseRequest: (body) => parseCameraRequest(body, config.streams, sourceCheck),
       onPublished: (event) => {
@@ -187,23 +192,12 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       },
     });
   }
-  for (const camera of initial) {
-    try {
-      // The demo camera's test source is the service's own; operator cameras are trusted unless configured otherwise.
-      if (camera !== DEMO_CAMERA && config.sources.check_config_cameras) await checkCameraSource(camera.url, sourceCheck);
-      await addCamera(camera, false);
-    } catch (err) {
-      // One bad camera must not keep the others (or the API) down.
-      log.error({ camera: camera.id, err: (err as Error).message }, 'camera could not start');
-    }
-  }
+  await control.startAll(await control.initialList(initial));
 
   /** Whole-service frame counters for the adaptive strategy: what reached the rings, what was inferred, what was dropped. */
   function frameTotals(): FrameTotals {
     const totals = { inferred: 0, offered: 0, dropped: 0, engineBusyMs: engine.busyMs, engineWorkers: engine.poolSize };
-    for (const handle of cameras.list()) {
-      const status = cameraStatus(handle.id);
-      if (!status) continue;
+    for (const status of control.list()) {
       totals.offered += status.frames_in;
       totals.inferred += status.frames_out;
       for (const n of Object.values(status.drops)) totals.dropped += n;
@@ -213,60 +207,36 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   const adaptive = config.streams.strategy === 'adaptive' ? new AdaptiveRates({ cameras, totals: frameTotals, settings: config.streams.rate_control }) : null;
   adaptive?.start();
 
-  function snapshot(): MetricsSnapshot {
-    const list = cameras.list().map((h) => cameraStatus(h.id) as CameraStatus);
-    return {
-      timestamp_ms: Date.now(),
-      uptime_s: (Date.now() - startedAt) / 1000,
-      cameras: list.map((s) => ({
-        id: s.id,
-        state: s.state,
-        fps_in: s.fps_in,
-        fps_out: s.fps_out,
-        frames_in: s.frames_in,
-        frames_out: s.frames_out,
-        drops: s.drops,
-        reconnects: s.reconnects,
-        fps_configured: s.fps_configured,
-        fps_effective: s.fps_effective,
-        rate_changes: s.rate_changes,
-        latency_ms: s.latency_ms ?? { p50: Number.NaN, p95: Number.NaN, p99: Number.NaN, count: 0 },
-      })),
-      engine: engine.metrics(),
-      capture: capture?.metrics() ?? { captured: 0, skipped: 0, uploaded: 0, upload_failures: 0, pending_uploads: 0, pending_bytes: 0 },
-      clients: { ...clientCounters, events_published: events.published },
-      auth: { failures: { ...authMetrics.failures } },
-      ...(cluster ? { cluster: cluster.metrics() } : {}),
-    };
-  }
-  const clientCounters = { sse_clients: 0, ws_clients: 0, events_dropped_slow_client: 0 };
+  const clients = new ClientCounters();
   const authMetrics = emptyAuthMetrics();
-
-  function health(): HealthInfo {
-    // Each stage reports progress on its own: inference (engine), decoding
-    // (camera states) and delivery (subscribers of the hub).
-    const problems = [...engine.problems()];
-    for (const handle of cameras.list()) {
-      const { state, last_error } = handle.status();
-      if (state === 'stalled' || state === 'error') problems.push(`camera ${handle.id} ${state}${last_error ? `: ${last_error}` : ''}`);
-    }
-    if (Date.now() - events.lastListenerErrorAt < 60_000) problems.push(`result delivery failing (${events.listenerErrors} subscriber errors)`);
-    if (cluster) problems.push(...cluster.problems());
-    return {
-      status: problems.length === 0 ? 'ok' : 'degraded',
-      model: model.spec.name,
-      task: model.spec.task,
-      provider: engine.provider,
-      uptime_s: Math.round((Date.now() - startedAt) / 100) / 10,
-      cameras: cameras.list().length,
-      version: VERSION,
-      problems,
-      ...(cluster ? { cluster: cluster.health() } : {}),
-    };
-  }
+  const snapshot = (): MetricsSnapshot => ({
+    ...composeSnapshot({
+      startedAt,
+      cameras: () => control.list(),
+      engine: () => engine.metrics(),
+      capture: () => capture?.metrics(),
+      clients,
+      eventsPublished: () => events.published,
+      auth: authMetrics,
+    }),
+    ...(cluster ? { cluster: cluster.metrics() } : {}),
+  });
+  const health = new HealthMonitor({
+    model: { name: model.spec.name, task: model.spec.task, path: model.modelPath },
+    provider: () => engine.provider,
+    engineProblems: () => engine.problems(),
+    cameras: () => control.list(),
+    startFailures: () => control.startFailures,
+    delivery: () => events,
+    stageProblems: () => cluster?.problems() ?? [],
+    version: VERSION,
+    startedAt,
+  });
 
   const deps: ApiDeps = {
-    health,
+    health: () => ({ ...health.health(), ...(cluster ? { cluster: cluster.health() } : {}) }),
+    live: () => health.live(),
+    ready: () => health.ready(),
     predict: async (image) => {
       try {
         return await engine.predictImage(image);
@@ -276,21 +246,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
         throw err;
       }
     },
-    cameras: cluster?.cameras ?? {
-      list: () => cameras.list().map((h) => cameraStatus(h.id) as CameraStatus),
-      limits: cameraLimits,
-      configs: () => cameras.list().map((h) => h.config),
-      add: async (body) => {
-        const camera = await parseCameraRequest(body, config.streams, sourceCheck);
-        if (cameras.get(camera.id)) throw new HttpError(409, `camera ${quoteShort(camera.id)} already exists`, 'camera_exists');
-        try {
-          return await addCamera(camera, true);
-        } catch (err) {
-          throw new HttpError(/max_cameras|no free ring/i.test((err as Error).message) ? 503 : 400, (err as Error).message, 'camera_not_started');
-        }
-      },
-      remove: removeCamera,
-    },
+    cameras: cluster?.cameras ?? control,
     events: cluster?.events ?? events,
     previews: {
       preview: async (id) => {
@@ -305,7 +261,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     },
     metrics: snapshot,
     onClientDrop: (n) => {
-      clientCounters.events_dropped_slow_client += n;
+      clients.events_dropped_slow_client += n;
     },
     onAuthFailure: (reason) => {
       authMetrics.failures[reason]++;
@@ -333,8 +289,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     clientMaxLagMs: config.streams.client_max_lag_s * 1000,
     logger: log.child({ component: 'http' }),
     onClients: (sse: number, ws: number) => {
-      clientCounters.sse_clients = sse;
-      clientCounters.ws_clients = ws;
+      clients.sse_clients = sse;
+      clients.ws_clients = ws;
     },
   });
   ownPorts.push(server.port);
@@ -351,6 +307,8 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     model,
     engine,
     cameras,
+    control,
+    health,
     events,
     stop: () =>
       (stopping ??= (async () => {

@@ -8,7 +8,7 @@ import { connect } from 'node:net';
 import { Writable } from 'node:stream';
 import { pino } from 'pino';
 import sharp, { type Metadata } from 'sharp';
-import { HttpError, type ApiDeps, type HealthInfo } from '../../src/api/deps.js';
+import { HttpError, type ApiDeps, type HealthInfo, type LiveInfo, type ReadyInfo } from '../../src/api/deps.js';
 import { startServer, type RunningServer, type ServerOptions } from '../../src/api/server.js';
 import type { PredictResponse, StreamEvent } from '../../src/contracts/events.js';
 import type { CameraStatus } from '../../src/contracts/camera.js';
@@ -90,6 +90,17 @@ export class TestDeps implements ApiDeps {
 
   health(): HealthInfo {
     return { status: 'ok', model: 'test-model', task: 'classification', provider: 'cpu', uptime_s: 1, cameras: this.cameraMap.size, version: '0.0.0-test', problems: [] };
+  }
+
+  /** What GET /health/ready answers; tests set it to drive the transitions. */
+  readiness: ReadyInfo = { status: 'ready', problems: [] };
+
+  live(): LiveInfo {
+    return { status: 'live', uptime_s: 1, version: '0.0.0-test' };
+  }
+
+  ready(): ReadyInfo {
+    return this.readiness;
   }
 
   async predict(image: Buffer): Promise<PredictResponse> {

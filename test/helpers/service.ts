@@ -2,6 +2,8 @@
  * Starts the real service in this process on 127.0.0.1 and a free port, with
  * the real models from ../shared (or the fixture cache) and real cameras.
  */
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { defaultConfig, type AppConfig, type CameraConfig } from '../../src/config/schema.js';
@@ -36,6 +38,8 @@ export function testConfig(overrides: ConfigOverrides = {}): AppConfig {
   // Tests add the shared clips through the API: allow their directory, as an operator would.
   result.sources = { ...result.sources, file_dirs: [dirname(SLIDESHOW_360P)], ...(overrides.sources ?? {}) };
   result.log_level = overrides.log_level ?? 'silent';
+  // Cameras added through the API are stored under data_dir: never in the checkout, never shared between tests.
+  result.data_dir = overrides.data_dir ?? mkdtempSync(join(tmpdir(), 'service-data-'));
   return result;
 }
 

@@ -233,6 +233,24 @@ const schemas: JsonObject = {
       decode: { type: 'string', enum: ['auto', 'all', 'keyframes'], default: 'auto', description: 'auto: keyframes only when they are dense enough for the sampling rate; all; keyframes (falls back to all when too sparse).' },
     },
   },
+  Live: {
+    type: 'object',
+    required: ['status', 'uptime_s', 'version'],
+    properties: {
+      status: { type: 'string', enum: ['live'] },
+      uptime_s: { type: 'number', example: 3600.5 },
+      version: { type: 'string', example: '0.1.0' },
+    },
+  },
+  Ready: {
+    type: 'object',
+    description: 'Without a key (when keys are configured) only `status` is sent.',
+    required: ['status'],
+    properties: {
+      status: { type: 'string', enum: ['ready', 'not_ready'] },
+      problems: { type: 'array', items: { type: 'string' }, description: 'Why this instance cannot do its job; empty when ready.' },
+    },
+  },
   Health: {
     type: 'object',
     description: 'Without a key (when keys are configured) only `status` is sent: liveness for load balancers, no details.',
@@ -321,6 +339,19 @@ const operations: Record<RouteId, Operation> = {
         description: 'Model, provider, camera count and any problems.',
         content: json(ref('Health'), { status: 'ok', model: 'mobilenet_v2_int8', task: 'classification', provider: 'cpu', uptime_s: 3600.5, cameras: 2, version: '0.1.0', problems: [] }),
       },
+    },
+  },
+  getLiveness: {
+    tags: ['health'],
+    description: 'For container restarts (Docker HEALTHCHECK, ECS container health check): 200 whenever the process serves HTTP, whatever the cameras or models do.',
+    responses: { '200': { description: 'Alive.', content: json(ref('Live'), { status: 'live', uptime_s: 3600.5, version: '0.1.0' }) } },
+  },
+  getReadiness: {
+    tags: ['health'],
+    description: 'For load balancers: 503 while inference makes no progress, no camera could ever start, or the model file is missing.',
+    responses: {
+      '200': { description: 'Ready.', content: json(ref('Ready'), { status: 'ready', problems: [] }) },
+      '503': { description: 'Not ready, with the problems (with a key).', content: json(ref('Ready'), { status: 'not_ready', problems: ['no camera could start (door error: video file not found: /media/door.mp4)'] }) },
     },
   },
   getStreamHealth: {
