@@ -166,8 +166,8 @@ export async function startServer(deps: ApiDeps, opts: ServerOptions): Promise<R
     // Serialised once per event, whatever the number of clients.
     const json = JSON.stringify(event);
     let drops = 0;
-    if (ws.size > 0) drops += ws.broadcast(event.camera, json);
-    if (sse.size > 0) drops += sse.broadcast(event.camera, sseFrame(event.id, json));
+    if (ws.size > 0) drops += ws.broadcast(event.camera_id, json);
+    if (sse.size > 0) drops += sse.broadcast(event.camera_id, sseFrame(event.id, json));
     countDrops(drops);
   });
   const heartbeat = setInterval(() => sse.heartbeat(), Math.max(10, opts.sseHeartbeatMs));

@@ -65,7 +65,7 @@ export class SseHub {
     this.onCountChange();
     let drops = 0;
     for (const event of backlog) {
-      if (cameras !== null && !cameras.has(event.camera)) continue;
+      if (cameras !== null && !cameras.has(event.camera_id)) continue;
       if (!this.offer(client, sseFrame(event.id, JSON.stringify(event)))) drops++;
     }
     return drops;

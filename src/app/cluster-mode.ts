@@ -182,7 +182,7 @@ export async function startClusterMode(parts: ClusterModeParts): Promise<Cluster
     cameras,
     events,
     publish: (result) => {
-      const holder = coordinator.holder(result.camera);
+      const holder = coordinator.holder(result.camera_id);
       if (holder === null) {
         unheld++;
         return;

@@ -138,7 +138,7 @@ export async function startService(config: AppConfig, options: StartOptions = {}
   });
 
   function offerCapture(event: StreamEvent): void {
-    const camera = cameras.get(event.camera);
+    const camera = cameras.get(event.camera_id);
     if (!camera || !capture || !capture.shouldCapture(camera.id, event.frame, camera.config)) return;
     const { source_width: width, source_height: height } = camera.status();
     capture.offer({ camera: camera.config, event, image: camera.captureFrame(event.frame), sourceSize: width > 0 ? { width, height } : undefined });

@@ -333,6 +333,7 @@ export class InferenceEngine {
 
   private publish(frame: PublishedFrame): void {
     const event: EngineResult = {
+      camera_id: frame.cameraId,
       camera: frame.cameraId,
       frame: frame.frameNo,
       captured_at: isoTime(frame.capturedAtMs),

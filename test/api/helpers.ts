@@ -42,6 +42,7 @@ export class TestEvents {
   publish(camera: string, extra: Partial<StreamEvent> = {}): StreamEvent {
     const event: StreamEvent = {
       id: this.nextId++,
+      camera_id: camera,
       camera,
       frame: this.nextId,
       captured_at: new Date(0).toISOString(),

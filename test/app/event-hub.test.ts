@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { EventHub } from '../../src/app/event-hub.js';
 
-const event = (camera: string, frame: number) => ({ camera, frame, captured_at: new Date(0).toISOString(), latency_ms: 1, model: 'm', predictions: [] });
+const event = (camera: string, frame: number) => ({ camera_id: camera, camera, frame, captured_at: new Date(0).toISOString(), latency_ms: 1, model: 'm', predictions: [] });
 
 describe('EventHub', () => {
   it('numbers events, fans them out and keeps a bounded history for resume', () => {

@@ -40,6 +40,7 @@ let nextEventId = 1;
 export function streamEvent(cameraId: string, frame: number, capturedAt: Date, hasPerson: boolean): StreamEvent {
   return {
     id: nextEventId++,
+    camera_id: cameraId,
     camera: cameraId,
     frame,
     captured_at: capturedAt.toISOString(),

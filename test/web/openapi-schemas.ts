@@ -25,6 +25,27 @@ function toJsonSchema(node: unknown): unknown {
   return out;
 }
 
+/**
+ * `allOf` of object schemas → one object schema with all their properties, so
+ * that refusing undocumented fields still works on composed schemas.
+ */
+function flattenAllOf(node: unknown, schemas: Schema): unknown {
+  if (Array.isArray(node)) return node.map((n) => flattenAllOf(n, schemas));
+  if (node === null || typeof node !== 'object') return node;
+  const src = Object.fromEntries(Object.entries(node).map(([k, v]) => [k, flattenAllOf(v, schemas)])) as Schema;
+  const parts = src.allOf as Schema[] | undefined;
+  const resolve = (p: Schema): Schema => (typeof p.$ref === 'string' ? (flattenAllOf(schemas[p.$ref.split('/').pop() as string], schemas) as Schema) : p);
+  if (!parts || parts.length < 2 || !parts.every((p) => resolve(p).type === 'object')) return src;
+  const { allOf: _, ...rest } = src;
+  const merged = parts.map(resolve);
+  return {
+    ...rest,
+    type: 'object',
+    required: merged.flatMap((p) => (p.required as string[] | undefined) ?? []),
+    properties: Object.assign({}, ...merged.map((p) => p.properties as Schema)),
+  };
+}
+
 export interface ApiSchemas {
   doc: Schema;
   /** Validator for `#/components/schemas/<name>`. */
@@ -37,7 +58,7 @@ export function loadApiSchemas(): ApiSchemas {
   const doc = JSON.parse(readFileSync(OPENAPI_PATH, 'utf8')) as Schema;
   const schemas = (doc.components as Schema).schemas as Schema;
   const ajv = new Ajv({ strict: false, allErrors: true, validateFormats: false });
-  ajv.addSchema({ $id: ROOT_ID, components: { schemas: toJsonSchema(schemas) } });
+  ajv.addSchema({ $id: ROOT_ID, components: { schemas: toJsonSchema(flattenAllOf(schemas, schemas)) } });
   let n = 0;
   return {
     doc,

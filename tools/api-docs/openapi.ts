@@ -48,6 +48,7 @@ const cameraStatusExample: JsonObject = {
 
 const classifierEvent: JsonObject = {
   id: 1042,
+  camera_id: 'door',
   camera: 'door',
   frame: 1511,
   captured_at: '2026-11-24T04:05:02.120Z',
@@ -62,6 +63,7 @@ const classifierEvent: JsonObject = {
 
 const detectorEvent: JsonObject = {
   id: 1043,
+  camera_id: 'door',
   camera: 'door',
   frame: 1512,
   captured_at: '2026-11-24T04:05:02.320Z',
@@ -128,21 +130,57 @@ const schemas: JsonObject = {
       height: { type: 'integer', description: 'Height of the uploaded image.', example: 480 },
     },
   },
-  StreamEvent: {
+  InferenceEvent: {
     type: 'object',
-    description: 'One inferred video frame. Sent as SSE `data:` (with `id:`) and as a WebSocket text message.',
-    required: ['id', 'camera', 'frame', 'captured_at', 'latency_ms', 'model', 'predictions'],
+    description:
+      'The fields every inference output shares: SSE and WebSocket events (`StreamEvent`) and the JSON written beside each captured image (`CaptureRecord`). ' +
+      'The camera is `camera_id` everywhere; the events\' older `camera` field carries the same value for one release.',
+    required: ['camera_id', 'frame', 'captured_at', 'latency_ms', 'model', 'predictions'],
     properties: {
-      id: { type: 'integer', description: 'Monotonic across all cameras; the SSE event id.', example: 1042 },
-      camera: { type: 'string', example: 'door' },
-      frame: { type: 'integer', example: 1511 },
+      camera_id: { type: 'string', example: 'door' },
+      frame: { type: 'integer', description: "The camera's ring frame number (matches the preview's X-Frame).", example: 1511 },
       captured_at: { type: 'string', format: 'date-time', description: 'When the decoder committed the frame.' },
       latency_ms: { type: 'number', description: 'Frame committed → result published.', example: 18.4 },
       model: { type: 'string', example: 'mobilenet_v2_int8' },
       predictions: { type: 'array', items: ref('Prediction') },
-      has_person: { type: 'boolean' },
-      detections: { type: 'array', items: ref('Detection') },
+      has_person: { type: 'boolean', nullable: true, description: 'Detector only (absent, or null in capture records, for a classifier).' },
+      detections: { type: 'array', nullable: true, items: ref('Detection'), description: 'Detector only: boxes in source pixels (events) or saved-image pixels (capture records).' },
     },
+  },
+  StreamEvent: {
+    description: 'One inferred video frame. Sent as SSE `data:` (with `id:`) and as a WebSocket text message.',
+    allOf: [
+      ref('InferenceEvent'),
+      {
+        type: 'object',
+        required: ['id', 'camera'],
+        properties: {
+          id: { type: 'integer', description: 'Monotonic across all cameras; the SSE event id.', example: 1042 },
+          camera: { type: 'string', deprecated: true, description: 'Same as `camera_id`; kept for one release (0.2.x), then removed.', example: 'door' },
+        },
+      },
+    ],
+  },
+  CaptureRecord: {
+    description: 'The JSON file written beside each captured image (`capture.inference`), locally and in S3.',
+    allOf: [
+      ref('InferenceEvent'),
+      {
+        type: 'object',
+        required: ['event_id', 'source_url', 'model_sha256', 'inferred_at', 'image', 'width', 'height', 'source_width', 'source_height'],
+        properties: {
+          event_id: { type: 'integer', description: 'The `id` of the StreamEvent this frame was sent as.' },
+          source_url: { type: 'string', description: 'Camera URL with any user name and password removed.' },
+          model_sha256: { type: 'string' },
+          inferred_at: { type: 'string', format: 'date-time' },
+          image: { type: 'string', description: 'File name of the image beside this JSON.' },
+          width: { type: 'integer' },
+          height: { type: 'integer' },
+          source_width: { type: 'integer' },
+          source_height: { type: 'integer' },
+        },
+      },
+    ],
   },
   LatencySummary: {
     type: 'object',
@@ -437,7 +475,7 @@ const operations: Record<RouteId, Operation> = {
       '400': errorResponse('Invalid input (invalid_camera; body not JSON: invalid_json; a source the policy refuses: source_not_allowed).', 'invalid_camera', 'camera.url: required'),
       '409': errorResponse('A camera with this id exists.', 'camera_exists', 'camera "door" already exists'),
       '413': errorResponse('JSON body over 64 KiB.', 'payload_too_large', 'request body exceeds 65536 bytes'),
-      '503': errorResponse('Camera limit reached (streams.max_cameras; cameras that gave up retrying do not count), or in cluster mode the registry in Redis is unreachable (cluster_unavailable).', 'camera_not_started', 'camera limit reached: 16 of 16 cameras are running or retrying (streams.max_cameras)'),
+      '503': errorResponse('Camera limit reached (streams.max_cameras; cameras that gave up retrying do not count): `no_free_ring`; `camera_not_started` when the server cannot start one (ffmpeg missing); in cluster mode `cluster_unavailable` when the registry in Redis is unreachable.', 'no_free_ring', 'camera limit reached: 16 of 16 cameras are running or retrying (streams.max_cameras)'),
     },
   },
   removeCamera: {

@@ -42,7 +42,7 @@ const visibility = new IntersectionObserver((entries) => {
 
 const feed = new EventFeed(
   (event) => {
-    const card = cards.get(event.camera);
+    const card = cards.get(event.camera_id ?? event.camera);
     if (!card) return;
     card.onEvent(event);
     if (!paintScheduled) {

@@ -70,7 +70,7 @@ export class EventFeed {
         return;
       }
       // Acks and other control messages carry no camera frame.
-      if (event && typeof event.camera === 'string' && Array.isArray(event.predictions)) this.onEvent(event);
+      if (event && typeof (event.camera_id ?? event.camera) === 'string' && Array.isArray(event.predictions)) this.onEvent(event);
     });
     socket.addEventListener('close', () => {
       if (this.socket !== socket) return;
