@@ -60,7 +60,9 @@ resource "aws_lb_target_group" "app" {
   deregistration_delay = 30
 
   health_check {
-    path                = "/health"
+    # Readiness: 503 takes the task out of service while inference makes no
+    # progress, no camera could start or the model file is missing.
+    path                = "/health/ready"
     matcher             = "200"
     interval            = 15
     timeout             = 5

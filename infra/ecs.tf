@@ -39,9 +39,11 @@ resource "aws_ecs_task_definition" "app" {
       environment = [for k, v in local.environment : { name = k, value = v }]
       secrets     = local.secrets
 
-      # Same probe as the image's HEALTHCHECK (ECS ignores the Dockerfile one).
+      # Liveness, the same probe as the image's HEALTHCHECK (ECS ignores the
+      # Dockerfile one): a failing one restarts the task, so it only asks
+      # whether the process answers. Readiness (/health/ready) is the ALB's.
       healthCheck = {
-        command     = ["CMD", "node", "-e", "fetch('http://127.0.0.1:${var.container_port}/health').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+        command     = ["CMD", "node", "-e", "fetch('http://127.0.0.1:${var.container_port}/health/live').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
         interval    = 15
         timeout     = 5
         retries     = 3
@@ -108,7 +110,7 @@ resource "aws_ecs_service" "app" {
     }
   }
 
-  # Models load and cameras connect before /health turns green.
+  # Models load and cameras connect before /health/ready turns green.
   health_check_grace_period_seconds = var.enable_alb ? 60 : null
 
   lifecycle {

@@ -27,7 +27,10 @@ locals {
     }, var.enable_cluster ? {
     # 0 = streams.max_cameras: each task takes at most this many cameras.
     APP_CLUSTER_CAPACITY = tostring(var.cluster_capacity_per_task)
-  } : {}, var.extra_environment)
+    } : {},
+    # The camera list as JSON (which is YAML); the SSM parameter, when set, replaces it.
+    length(var.cameras) > 0 && var.cameras_ssm_parameter_arn == "" ? { APP_CAMERAS = jsonencode(var.cameras) } : {},
+  var.extra_environment)
 
   # Injected by the ECS agent from Secrets Manager / SSM; never in the task definition's plain environment.
   secrets = concat(
@@ -36,6 +39,7 @@ locals {
     var.rtsp_url_ssm_parameter_arn == "" ? [] : [{ name = "APP_RTSP_URL", valueFrom = var.rtsp_url_ssm_parameter_arn }],
     # Cluster mode: the rediss:// URL with the ElastiCache AUTH token (cache.tf).
     var.enable_cluster ? [{ name = "APP_REDIS_URL", valueFrom = aws_secretsmanager_secret.redis_url[0].arn }] : [],
+    var.cameras_ssm_parameter_arn == "" ? [] : [{ name = "APP_CAMERAS", valueFrom = var.cameras_ssm_parameter_arn }],
   )
   secret_arns = [for secret in local.secrets : secret.valueFrom]
 }

@@ -95,7 +95,7 @@ variable "container_port" {
 }
 
 variable "desired_count" {
-  description = "Tasks started at creation; autoscaling owns the count afterwards."
+  description = "Tasks started at creation (1: each task reads every camera). With enable_autoscaling, autoscaling owns the count afterwards; without it, change the count in the console or CLI (the service ignores later desired_count changes here)."
   type        = number
   default     = 1
 }
@@ -147,7 +147,24 @@ variable "auth_token_secret_arn" {
 }
 
 variable "rtsp_url_ssm_parameter_arn" {
-  description = "ARN of an SSM SecureString parameter holding the camera URL (APP_RTSP_URL); empty for none. Camera URLs often carry credentials, so they are not plain environment."
+  description = "One camera: ARN of an SSM SecureString parameter holding its URL (APP_RTSP_URL; it becomes camera `default`). Empty for none. Camera URLs often carry credentials, so they are not plain environment."
+  type        = string
+  default     = ""
+}
+
+variable "cameras" {
+  description = "Several cameras: rendered as JSON into APP_CAMERAS (the config file's `cameras:` list). URLs here are plain task-definition environment: use cameras_ssm_parameter_arn for URLs with credentials."
+  type = list(object({
+    id        = string
+    url       = string
+    fps       = optional(number)
+    transport = optional(string)
+  }))
+  default = []
+}
+
+variable "cameras_ssm_parameter_arn" {
+  description = "Several cameras with credentials: ARN of an SSM SecureString parameter holding the camera list as YAML or JSON (APP_CAMERAS), e.g. `- {id: door, url: rtsp://user:pass@10.0.0.12/stream1}`. Replaces `cameras` when set."
   type        = string
   default     = ""
 }
@@ -159,6 +176,12 @@ variable "extra_environment" {
 }
 
 # --------------------------------------------------------- autoscaling ----
+variable "enable_autoscaling" {
+  description = "CPU target tracking between min_capacity and max_capacity. Off by default: every task ingests every configured camera, so more tasks duplicate camera work; turn it on for POST /predict load only, until cluster mode (cameras shared out between tasks) exists."
+  type        = bool
+  default     = false
+}
+
 variable "min_capacity" {
   description = "Fewest tasks."
   type        = number

@@ -151,10 +151,28 @@ function nodeAt(path: string): Node {
 
 const envValidators = new Map<string, ValidateFunction>();
 
+/** APP_CAMERAS: the `cameras:` list as YAML or JSON text (e.g. from one SSM parameter); replaces the file's list. */
+function parseCameraList(name: string, raw: string): CameraConfig[] {
+  let list: unknown;
+  try {
+    list = parseYaml(raw);
+  } catch (err) {
+    throw new ConfigError(`environment: ${name} is not valid YAML/JSON: ${(err as Error).message.split('\n')[0]}`);
+  }
+  if (list === null || list === undefined) return [];
+  // The value is not echoed: camera URLs often hold credentials.
+  if (!Array.isArray(list)) throw new ConfigError(`environment: ${name} is invalid (value not shown: it may hold credentials); allowed: a YAML or JSON list of cameras`);
+  return list.map((camera, i) => parseCamera(camera, `${name}[${i}]`, 'environment'));
+}
+
 function applyEnv(config: AppConfig, env: NodeJS.ProcessEnv): void {
   for (const [name, path] of Object.entries(ENV_KEYS) as [string, string][]) {
     const raw = env[name];
     if (raw === undefined || name === 'APP_API_KEYS') continue;
+    if (path === 'cameras') {
+      config.cameras = parseCameraList(name, raw);
+      continue;
+    }
     const node = nodeAt(path);
     const value = coerceEnv(name, raw, node);
     let validate = envValidators.get(path);

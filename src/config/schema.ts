@@ -338,7 +338,7 @@ export const AppConfigSchema = section({
   sources: SourcesSchema,
   rtsp_url: env('APP_RTSP_URL', Type.String({ default: '', description: 'one-camera shortcut (the seed variable): its URL; it runs as camera id `default`' })),
   rtsp_transport: env('APP_RTSP_TRANSPORT', oneOf(RTSP_TRANSPORTS, { default: 'tcp', description: "that camera's RTSP transport; udp for cameras that only send RTP over UDP" })),
-  cameras: Type.Array(CameraSchema, { default: [], allowed: 'a list of cameras', description: 'cameras started at boot (more through the camera API)', example_yaml: CAMERAS_EXAMPLE }),
+  cameras: env('APP_CAMERAS', Type.Array(CameraSchema, { default: [], allowed: 'a list of cameras', description: 'cameras started at boot (more through the camera API); APP_CAMERAS: the list as YAML or JSON text, replacing the file\'s', example_yaml: CAMERAS_EXAMPLE })),
   capture: CaptureSchema,
   telemetry: TelemetrySchema,
   cluster: ClusterSchema,

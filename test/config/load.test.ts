@@ -37,6 +37,27 @@ describe('loadConfig', () => {
     expect(config.engine.max_wait_ms).toBe(defaultConfig().engine.max_wait_ms);
   });
 
+  it('reads a camera list from APP_CAMERAS (YAML or JSON), replacing the file\'s, without echoing its URLs in errors', () => {
+    const path = yamlFile('cameras:\n  - { id: file, url: rtsp://x }\n');
+    const yaml = loadConfig({ env: { APP_CONFIG_PATH: path, APP_CAMERAS: '- { id: door, url: "rtsp://u:p@10.0.0.12/s", transport: udp }\n- { id: yard, url: /media/yard.mp4, fps: 2 }' } });
+    expect(yaml.cameras.map((c) => [c.id, c.transport, c.fps])).toEqual([['door', 'udp', 0], ['yard', 'tcp', 2]]);
+    const json = loadConfig({ env: { APP_CAMERAS: JSON.stringify([{ id: 'door', url: 'rtsp://10.0.0.12/s' }]) } });
+    expect(json.cameras.map((c) => c.id)).toEqual(['door']);
+    const bad = errorOf(() => loadConfig({ env: { APP_CAMERAS: '{ id: door, url: "rtsp://u:secret@x" }' } }));
+    expect(bad.message).toContain('APP_CAMERAS');
+    expect(bad.message).not.toContain('secret');
+    expect(errorOf(() => loadConfig({ env: { APP_CAMERAS: '- { id: door }' } })).message).toContain('APP_CAMERAS[0].url is missing');
+  });
+
+  it('reads the single camera\'s transport, the shutdown deadline, the data directory and camera persistence from the environment', () => {
+    const config = loadConfig({ env: { APP_RTSP_URL: 'rtsp://10.0.0.5/s', APP_RTSP_TRANSPORT: 'udp', APP_SHUTDOWN_DEADLINE_MS: '5000', APP_DATA_DIR: '/var/lib/sms', APP_PERSIST_CAMERAS: 'false' } });
+    expect(config.cameras[0]).toMatchObject({ id: 'default', url: 'rtsp://10.0.0.5/s', transport: 'udp' });
+    expect(config.server.shutdown_deadline_ms).toBe(5000);
+    expect(config.data_dir).toBe('/var/lib/sms');
+    expect(config.streams.persist).toBe(false);
+    expect(errorOf(() => loadConfig({ env: { APP_RTSP_TRANSPORT: 'quic' } })).message).toBe('environment: APP_RTSP_TRANSPORT (rtsp_transport) = "quic" is invalid; allowed: one of tcp, udp');
+  });
+
   it('keeps the seed variable names working', () => {
     const config = loadConfig({
       env: {

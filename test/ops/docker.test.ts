@@ -10,7 +10,8 @@ const pkg = JSON.parse(readRepo('package.json')) as { scripts: Record<string, st
 const ignore = readRepo('.dockerignore');
 
 /** What `npm start` runs once `prestart` has built: the `start` script as an exec array. */
-const START = pkg.scripts.start!.trim().split(/\s+/);
+// `exec` in the script only replaces npm's shell with the command (so signals reach it); the command is what counts.
+const START = pkg.scripts.start!.trim().replace(/^exec\s+/, '').split(/\s+/);
 
 /** Paths (relative to the app directory) the running service reads. */
 const RUNTIME_PATHS = ['package.json', 'node_modules', 'dist', 'models', 'src/api/static', '.cache/models', 'config.example.yaml'];
@@ -159,7 +160,7 @@ describe.each([
     beforeAll(async () => {
       server = createServer((req, res) => {
         hits.push(req.url ?? '');
-        res.statusCode = req.url === '/health' ? status : 404;
+        res.statusCode = req.url === '/health/live' ? status : 404;
         res.end('{}');
       });
       await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
@@ -174,10 +175,10 @@ describe.each([
       expect(hc.args).not.toMatch(/curl|wget/);
     });
 
-    it('passes on 200 from /health and fails on an error status or a dead port', async () => {
+    it('passes on 200 from /health/live and fails on an error status or a dead port', async () => {
       status = 200;
       expect(await runHealthcheck(cmd[2]!, port)).toBe(0);
-      expect(hits.at(-1)).toBe('/health');
+      expect(hits.at(-1)).toBe('/health/live');
       status = 503;
       expect(await runHealthcheck(cmd[2]!, port)).toBe(1);
       const dead = createServer();

@@ -207,12 +207,12 @@ describe('infra/ Terraform', () => {
     expect(JSON.stringify(lifecycle)).toContain('expiration');
   });
 
-  it('makes the load balancer optional and health-checks /health', () => {
+  it('makes the load balancer optional and health-checks readiness (/health/ready)', () => {
     for (const key of ['aws_lb.app', 'aws_lb_target_group.app', 'aws_lb_listener.http', 'aws_security_group.alb']) {
       expect(String(mod.resources.get(key)!.count), key).toContain('var.enable_alb');
     }
     const hc = firstBlock(mod.resources.get('aws_lb_target_group.app')!, 'health_check');
-    expect(hc.path).toBe('/health');
+    expect(hc.path).toBe('/health/ready');
     expect(mod.resources.get('aws_lb_target_group.app')!.target_type).toBe('ip');
   });
 
