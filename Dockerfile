@@ -25,10 +25,10 @@ WORKDIR /app
 # (ffmpeg-static), and send install analytics (@scarf/scarf). Nothing the
 # CPU service needs comes from a script: onnxruntime-node's CPU binaries,
 # sharp's libvips and uWebSockets.js ship prebuilt in their packages.
-# .npmrc (onnxruntime-node-install=skip) and the variable below keep the
+# package.json `allowScripts` (npm 11) and the variable below keep the
 # onnxruntime CUDA download off should scripts ever be enabled.
 ENV ONNXRUNTIME_NODE_INSTALL=skip
-COPY package.json package-lock.json .npmrc ./
+COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm npm ci --ignore-scripts --no-audit --no-fund
 
 COPY tsconfig.json tsconfig.build.json ./

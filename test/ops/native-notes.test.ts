@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { ROOT, existsInRepo, readRepo } from './support.js';
 
-const NOTES = ['uwebsockets.md', 'onnxruntime-node.md', 'sharp.md', 'ffmpeg.md', 'tfjs-node-gpu.md'];
+const NOTES = ['uwebsockets.md', 'onnxruntime-node.md', 'sharp.md', 'ffmpeg.md', 'tfjs-node-gpu.md', 'node-version.md'];
 
 /** Command lines of the first fenced block under "## How to check" (comments and `# →` outputs dropped). */
 function checkCommands(note: string): string[] {
