@@ -110,7 +110,7 @@ const ServerSchema = section({
     description: 'after an early 413/401/403/400 on an upload, the rest of the body is read and discarded up to this many bytes, so clients that send before reading (Python http.client, fetch) see the answer',
   }),
   refusal_drain_s: Type.Number({ default: 10, minimum: 0, maximum: 300, description: 'and for at most this long' }),
-  shutdown_deadline_ms: env('APP_SHUTDOWN_DEADLINE_MS', Type.Integer({ default: 20_000, minimum: 1, description: 'on SIGTERM/SIGINT, exit 1 if the clean stop takes longer' })),
+  shutdown_deadline_ms: env('APP_SHUTDOWN_DEADLINE_MS', Type.Integer({ default: 20_000, minimum: 1, description: 'on SIGTERM/SIGINT (or the parent process dying), exit 1 if the clean stop takes longer' })),
 });
 
 const ModelSchema = section({
@@ -336,9 +336,9 @@ export const AppConfigSchema = section({
   engine: EngineSchema,
   streams: StreamsSchema,
   sources: SourcesSchema,
-  rtsp_url: env('APP_RTSP_URL', Type.String({ default: '', description: 'one-camera shortcut (the seed variable): its URL; it runs as camera id `default`' })),
-  rtsp_transport: env('APP_RTSP_TRANSPORT', oneOf(RTSP_TRANSPORTS, { default: 'tcp', description: "that camera's RTSP transport; udp for cameras that only send RTP over UDP" })),
-  cameras: env('APP_CAMERAS', Type.Array(CameraSchema, { default: [], allowed: 'a list of cameras', description: 'cameras started at boot (more through the camera API); APP_CAMERAS: the list as YAML or JSON text, replacing the file\'s', example_yaml: CAMERAS_EXAMPLE })),
+  rtsp_url: env('APP_RTSP_URL', Type.String({ default: '', description: 'the simplest setup, one camera: its URL (e.g. rtsp://user:pass@10.0.0.12:554/stream1); it runs as camera id `default`' })),
+  rtsp_transport: env('APP_RTSP_TRANSPORT', oneOf(RTSP_TRANSPORTS, { default: 'tcp', description: "that camera's RTSP transport; `udp` for cameras that only send RTP over UDP" })),
+  cameras: env('APP_CAMERAS', Type.Array(CameraSchema, { default: [], allowed: 'a list of cameras', description: 'cameras started at boot (more through the camera API); in the environment, the whole list as YAML or JSON text (e.g. from one SSM parameter), replacing the file\'s', example_yaml: CAMERAS_EXAMPLE })),
   capture: CaptureSchema,
   telemetry: TelemetrySchema,
   cluster: ClusterSchema,
