@@ -28,8 +28,11 @@ locals {
     # 0 = streams.max_cameras: each task takes at most this many cameras.
     APP_CLUSTER_CAPACITY = tostring(var.cluster_capacity_per_task)
     } : {},
-    # The camera list as JSON (which is YAML); the SSM parameter, when set, replaces it.
-    length(var.cameras) > 0 && var.cameras_ssm_parameter_arn == "" ? { APP_CAMERAS = jsonencode(var.cameras) } : {},
+    # The camera list as JSON (which is YAML), unset optional fields left out
+    # (the service rejects null); the SSM parameter, when set, replaces it.
+    length(var.cameras) > 0 && var.cameras_ssm_parameter_arn == "" ? {
+      APP_CAMERAS = jsonencode([for camera in var.cameras : { for key, value in camera : key => value if value != null }])
+    } : {},
   var.extra_environment)
 
   # Injected by the ECS agent from Secrets Manager / SSM; never in the task definition's plain environment.
