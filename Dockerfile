@@ -73,6 +73,7 @@ ENV NODE_ENV=production \
     APP_PORT=8000 \
     APP_MODEL_CACHE_DIR=/app/.cache/models \
     APP_CAPTURE_DIR=/app/data/inference \
+    APP_DATA_DIR=/app/data \
     FFMPEG_BIN=/usr/bin/ffmpeg
 
 # Everything the service reads at run time, owned by root (read-only to the

@@ -123,7 +123,12 @@ export class ServiceCameras implements CameraControl {
   }
 
   async remove(id: string): Promise<boolean> {
-    if (!this.cameras.get(id)) return false;
+    if (!this.cameras.get(id)) {
+      // A camera that could not even start is still configuration the operator may remove.
+      if (!this.startFailures.delete(id)) return false;
+      await this.persist((store) => store.remove(id));
+      return true;
+    }
     await this.engine.detachCamera(id);
     const removed = await this.cameras.remove(id);
     if (removed) await this.persist((store) => store.remove(id));

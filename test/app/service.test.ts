@@ -61,6 +61,14 @@ describe('camera control', () => {
     const refused = await post(svc, { id: 'c', url: LAVFI });
     expect(refused).toMatchObject({ status: 400, body: { error: { code: 'source_not_allowed' } } });
   });
+
+  it('lets the operator remove a configured camera that could not start', async () => {
+    const svc = await start({ streams: { max_cameras: 1 }, cameras: ['a', 'b'].map((id) => ({ id, url: LAVFI, fps: 2, transport: 'tcp' as const, loop: true, realtime: true })) });
+    expect(svc.service.control.startFailures.has('b')).toBe(true);
+    expect((await fetch(`${svc.baseUrl}/cameras/b`, { method: 'DELETE' })).status).toBe(204);
+    expect(svc.service.control.startFailures.has('b')).toBe(false);
+    expect((await fetch(`${svc.baseUrl}/cameras/b`, { method: 'DELETE' })).status).toBe(404);
+  });
 });
 
 describe('persistent cameras', () => {
