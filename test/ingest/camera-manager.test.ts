@@ -116,14 +116,14 @@ describe('CameraManager', () => {
     const missing = await m.add(camera('missing', '/nonexistent/clip.mp4'));
     const device = await m.add(camera('device', 'auto'));
 
-    expect(await waitFor(() => missing.status().state === 'error' && device.status().state === 'error', 15_000)).toBe(true);
+    expect(await waitFor(() => missing.status().state === 'error' && device.status().state === 'error', 30_000)).toBe(true);
     expect(missing.status().last_error).toBe('video file not found: /nonexistent/clip.mp4');
     expect(device.status().last_error).toBe('no camera device found (looked for /dev/video*)');
     expect(device.status().kind).toBe('device');
 
-    expect(await waitFor(() => live.status().state === 'streaming', 15_000)).toBe(true);
+    expect(await waitFor(() => live.status().state === 'streaming', 30_000)).toBe(true);
     const before = live.status().frames_in;
-    expect(await waitFor(() => live.status().frames_in >= before + 5, 15_000)).toBe(true);
+    expect(await waitFor(() => live.status().frames_in >= before + 5, 30_000)).toBe(true);
     expect(live.status().source_width).toBe(320);
     expect(live.status().last_frame_age_ms).not.toBeNull();
 
@@ -153,9 +153,9 @@ describe('CameraManager', () => {
     // 4 s of one colour, then a moving test picture.
     const graph = 'color=c=red:size=320x240:rate=10:duration=4[a];testsrc2=size=320x240:rate=10[b];[a][b]concat[out0]';
     const handle = await m.add(camera('frozen', `lavfi:${graph}`, { fps: 10 }));
-    expect(await waitFor(() => handle.status().state === 'frozen', 15_000)).toBe(true);
+    expect(await waitFor(() => handle.status().state === 'frozen', 30_000)).toBe(true);
     expect(handle.status().last_error).toMatch(/unchanged/);
-    expect(await waitFor(() => handle.status().state === 'streaming', 15_000)).toBe(true);
+    expect(await waitFor(() => handle.status().state === 'streaming', 30_000)).toBe(true);
     expect(states.slice(0, 3)).toEqual(['streaming', 'frozen', 'streaming']);
   });
 
@@ -165,7 +165,7 @@ describe('CameraManager', () => {
     const m = newManager(arena, s);
     const a = await m.add(camera('a', 'lavfi:testsrc2=size=320x240:rate=25'));
     await m.add(camera('b', slideshow, { realtime: true, loop: true }));
-    expect(await waitFor(() => m.list().every((h) => h.status().state === 'streaming'), 15_000)).toBe(true);
+    expect(await waitFor(() => m.list().every((h) => h.status().state === 'streaming'), 30_000)).toBe(true);
     expect(ffmpegChildren()).toHaveLength(2);
     expect(await m.remove(a.id)).toBe(true);
     expect(await m.remove(a.id)).toBe(false);

@@ -53,11 +53,12 @@ async function startCamera(s: StreamsConfig, transport: 'tcp' | 'udp' = 'tcp'): 
   return { handle, arena, states };
 }
 
-describe('RTSP camera (GStreamer server on 127.0.0.1)', () => {
+// Poll bounds are generous: on a busy 2-core machine ffmpeg and the RTSP server start slowly; the conditions are what is tested.
+describe('RTSP camera (GStreamer server on 127.0.0.1)', { timeout: 240_000 }, () => {
   it('streams letterboxed frames, reconnects after the server is killed and restarted', async () => {
     const { handle, arena } = await startCamera(streams());
-    expect(await waitFor(() => handle.status().state === 'streaming', 10_000)).toBe(true);
-    expect(await waitFor(() => handle.status().frames_in >= 5, 10_000)).toBe(true);
+    expect(await waitFor(() => handle.status().state === 'streaming', 30_000)).toBe(true);
+    expect(await waitFor(() => handle.status().frames_in >= 5, 30_000)).toBe(true);
     expect([handle.status().source_width, handle.status().source_height]).toEqual([640, 480]);
     expect(handle.status().kind).toBe('rtsp');
 
@@ -72,37 +73,37 @@ describe('RTSP camera (GStreamer server on 127.0.0.1)', () => {
     ring.release(slot, ring.frameNo(slot));
 
     await server.kill9();
-    expect(await waitFor(() => handle.status().state === 'reconnecting', 10_000)).toBe(true);
+    expect(await waitFor(() => handle.status().state === 'reconnecting', 30_000)).toBe(true);
     expect(handle.status().last_error).toBeTruthy();
 
     await server.restart();
     const restartedAt = handle.status().frames_in;
-    expect(await waitFor(() => handle.status().state === 'streaming' && handle.status().frames_in > restartedAt, 10_000)).toBe(true);
+    expect(await waitFor(() => handle.status().state === 'streaming' && handle.status().frames_in > restartedAt, 30_000)).toBe(true);
     expect(handle.status().reconnects).toBeGreaterThanOrEqual(1);
   });
 
   it('restarts a hung ffmpeg when the server freezes (stall watchdog) and resumes', async () => {
     const { handle } = await startCamera(streams({ stall_timeout_ms: 2000 }));
-    expect(await waitFor(() => handle.status().state === 'streaming', 10_000)).toBe(true);
+    expect(await waitFor(() => handle.status().state === 'streaming', 30_000)).toBe(true);
     const firstPids = ffmpegChildren().map((p) => p.pid);
     expect(firstPids).toHaveLength(1);
 
     server.signal('SIGSTOP');
     try {
-      expect(await waitFor(() => handle.status().state === 'stalled', 10_000)).toBe(true);
+      expect(await waitFor(() => handle.status().state === 'stalled', 30_000)).toBe(true);
       expect(handle.status().last_error).toMatch(/no frame for 2000 ms/);
       // The watchdog killed the hung ffmpeg and started a new one.
-      expect(await waitFor(() => ffmpegChildren().some((p) => !firstPids.includes(p.pid)), 10_000)).toBe(true);
+      expect(await waitFor(() => ffmpegChildren().some((p) => !firstPids.includes(p.pid)), 30_000)).toBe(true);
     } finally {
       server.signal('SIGCONT');
     }
     const frames = handle.status().frames_in;
-    expect(await waitFor(() => handle.status().state === 'streaming' && handle.status().frames_in > frames, 15_000)).toBe(true);
+    expect(await waitFor(() => handle.status().state === 'streaming' && handle.status().frames_in > frames, 45_000)).toBe(true);
   });
 
   it('streams over UDP when the camera asks for it', async () => {
     const { handle } = await startCamera(streams(), 'udp');
-    expect(await waitFor(() => handle.status().state === 'streaming' && handle.status().frames_in >= 5, 10_000)).toBe(true);
+    expect(await waitFor(() => handle.status().state === 'streaming' && handle.status().frames_in >= 5, 30_000)).toBe(true);
     const ffmpeg = ffmpegChildren(String(server.port));
     expect(ffmpeg).toHaveLength(1);
     expect(ffmpeg[0]?.cmdline.join(' ')).toContain('-rtsp_transport udp');

@@ -47,7 +47,7 @@ describe('StreamSupervisor', () => {
   it('treats exit code 0 of a live source as a disconnect, not the end', async () => {
     // lavfi with a duration: ffmpeg exits 0 after 1 s, as it does when an RTSP server goes away.
     const { sup, states } = supervise(camera('lavfi:testsrc2=size=160x120:rate=25:duration=1'), streams());
-    expect(await waitFor(() => sup.stats().reconnects >= 2, 15_000)).toBe(true);
+    expect(await waitFor(() => sup.stats().reconnects >= 2, 30_000)).toBe(true);
     expect(states).toContain('streaming');
     expect(states).toContain('reconnecting');
     expect(states).not.toContain('ended');
@@ -58,7 +58,7 @@ describe('StreamSupervisor', () => {
     const url = 'lavfi:testsrc2=size=160x120:rate=25:duration=1';
     const healthy = supervise(camera(url), streams({ reconnect: { ...streams().reconnect, reset_after_ms: 300 } }));
     const brief = supervise(camera(url), streams({ reconnect: { ...streams().reconnect, reset_after_ms: 60_000 } }));
-    expect(await waitFor(() => healthy.sup.stats().reconnects >= 3 && brief.sup.stats().reconnects >= 3, 20_000)).toBe(true);
+    expect(await waitFor(() => healthy.sup.stats().reconnects >= 3 && brief.sup.stats().reconnects >= 3, 40_000)).toBe(true);
     expect(healthy.sup.stats().backoffAttempts).toBe(1);
     expect(brief.sup.stats().backoffAttempts).toBeGreaterThanOrEqual(3);
   });
@@ -70,9 +70,9 @@ describe('StreamSupervisor', () => {
     const port = (silent.address() as { port: number }).port;
     try {
       const { sup } = supervise(camera(`rtsp://127.0.0.1:${port}/live`), streams({ stall_timeout_ms: 1000 }));
-      expect(await waitFor(() => sup.state === 'stalled', 10_000)).toBe(true);
+      expect(await waitFor(() => sup.state === 'stalled', 30_000)).toBe(true);
       expect(sup.stats().lastError).toBe('no frame for 1000 ms; restarting ffmpeg');
-      expect(await waitFor(() => sup.stats().reconnects >= 2, 10_000)).toBe(true);
+      expect(await waitFor(() => sup.stats().reconnects >= 2, 30_000)).toBe(true);
       expect(ffmpegChildren().length).toBeLessThanOrEqual(1);
     } finally {
       await Promise.all(running.splice(0).map((s) => s.stop()));
@@ -86,10 +86,10 @@ describe('StreamSupervisor', () => {
     const path = join(dir, 'clip.mp4');
     try {
       const { sup, states } = supervise(camera(path), streams());
-      expect(await waitFor(() => sup.state === 'error', 20_000)).toBe(true);
+      expect(await waitFor(() => sup.state === 'error', 40_000)).toBe(true);
       expect(sup.stats().lastError).toBe(`video file not found: ${path}`);
       symlinkSync(await fixturePath('media', 'coco_slideshow_360p.mp4'), path);
-      expect(await waitFor(() => sup.state === 'streaming', 10_000)).toBe(true);
+      expect(await waitFor(() => sup.state === 'streaming', 30_000)).toBe(true);
       expect(states.slice(0, 2)).toEqual(['error', 'streaming']);
       expect(sup.stats().sourceWidth).toBe(640);
     } finally {
@@ -100,7 +100,7 @@ describe('StreamSupervisor', () => {
 
   it('stop() leaves state stopped and no ffmpeg, from any state', async () => {
     const { sup } = supervise(camera('lavfi:testsrc2=size=160x120:rate=25'), streams());
-    expect(await waitFor(() => sup.state === 'streaming', 10_000)).toBe(true);
+    expect(await waitFor(() => sup.state === 'streaming', 30_000)).toBe(true);
     await sup.stop();
     expect(sup.state).toBe('stopped');
     expect(ffmpegChildren()).toEqual([]);
@@ -133,17 +133,20 @@ describe('HLS over HTTP (node:http on 127.0.0.1)', () => {
   });
 
   afterAll(async () => {
-    http.closeAllConnections();
-    await new Promise<void>((resolve) => http.close(() => resolve()));
-    rmSync(dir, { recursive: true, force: true });
+    // Absent when beforeAll failed (a fixture that could not be fetched): that error is the one to read.
+    if (http) {
+      http.closeAllConnections();
+      await new Promise<void>((resolve) => http.close(() => resolve()));
+    }
+    if (dir) rmSync(dir, { recursive: true, force: true });
   });
 
   it('streams an HLS playlist and reconnects when it runs out (HTTP is live)', async () => {
     const { sup, states } = supervise(camera(url, { realtime: false }), streams());
-    expect(await waitFor(() => sup.state === 'streaming', 10_000)).toBe(true);
+    expect(await waitFor(() => sup.state === 'streaming', 30_000)).toBe(true);
     expect([sup.stats().sourceWidth, sup.stats().sourceHeight]).toEqual([640, 360]);
-    expect(await waitFor(() => sup.stats().framesIn >= 20, 15_000)).toBe(true);
-    expect(await waitFor(() => states.includes('reconnecting'), 15_000)).toBe(true);
+    expect(await waitFor(() => sup.stats().framesIn >= 20, 30_000)).toBe(true);
+    expect(await waitFor(() => states.includes('reconnecting'), 30_000)).toBe(true);
     expect(states).not.toContain('ended');
   });
 });

@@ -56,7 +56,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  // Absent when beforeAll failed (a fixture that could not be fetched): that error is the one to read.
+  if (server) await new Promise<void>((resolve) => server.close(() => resolve()));
   for (const d of temps) rmSync(d, { recursive: true, force: true });
 });
 
