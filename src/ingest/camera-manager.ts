@@ -88,6 +88,8 @@ class Camera implements CameraHandle {
   exited = false;
   /** Set when the camera gave up retrying: its last status, kept while its ring is free for others. */
   retired: CameraStatus | null = null;
+  /** Gave up retrying: reported as `error` from then on, also while retire() stops it (not `stopped`). */
+  gaveUp = false;
 
   constructor(
     readonly config: CameraConfig,
@@ -129,7 +131,7 @@ class Camera implements CameraHandle {
       id: this.id,
       url: redactUrl(this.config.url),
       kind: sourceKindOf(this.config.url),
-      state: this.state,
+      state: this.gaveUp ? 'error' : this.state,
       last_frame_age_ms: newestNo > 0 ? Math.max(0, Date.now() - newestAt) : null,
       fps_in: this.tick.fps_in,
       fps_out: 0,
@@ -343,6 +345,7 @@ export class CameraManager {
         else this.log.debug({ camera: camera.id }, `ffmpeg: ${message.line}`);
         break;
       case 'gave_up':
+        camera.gaveUp = true;
         for (const listener of this.giveUpListeners) listener(camera.id);
         break;
       case 'stopped':
