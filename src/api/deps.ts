@@ -32,7 +32,7 @@ export interface LiveInfo {
 
 /** GET /health/ready: 200 when `ready`, 503 with the problems when not. */
 export interface ReadyInfo {
-  status: 'ready' | 'not_ready';
+  status: 'ready' | 'degraded' | 'not_ready';
   problems: string[];
 }
 

@@ -4,7 +4,8 @@
  *   check restarts the container, so nothing else goes in it.
  * - ready (GET /health/ready): this instance does its job. 503 with the
  *   problems while inference makes no progress, no camera could ever start,
- *   or the model file is gone; load balancers and ECS take it out of service.
+ *   or the model file is gone (`not_ready`), or while the cluster's Redis is
+ *   unreachable (`degraded`); load balancers and ECS take it out of service.
  * - health (GET /health): the operator's overview, `degraded` with every
  *   stage problem (a stalled camera included), always 200.
  */
@@ -24,7 +25,11 @@ export interface HealthSources {
   /** Cameras that could not even be added at start-up, with why. */
   startFailures(): ReadonlyMap<string, string>;
   delivery(): { listenerErrors: number; lastListenerErrorAt: number };
-  /** Further stage problems for /health only (cluster membership, registry). */
+  /**
+   * Problems of the shared state this instance depends on (cluster mode:
+   * Redis unreachable). The instance still runs what it holds, so readiness
+   * says `degraded` (503, with the reason) rather than `not_ready`.
+   */
   stageProblems?: () => string[];
   version: string;
   startedAt: number;
@@ -57,7 +62,9 @@ export class HealthMonitor {
       const why = [...neverStarted.map((c) => `${c.id} ${c.state}${c.last_error ? `: ${c.last_error}` : ''}`), ...[...failures].map(([id, err]) => `${id}: ${err}`)];
       problems.push(`no camera could start (${why.join('; ')})`);
     }
-    return { status: problems.length === 0 ? 'ready' : 'not_ready', problems };
+    const shared = this.sources.stageProblems?.() ?? [];
+    const status = problems.length > 0 ? 'not_ready' : shared.length > 0 ? 'degraded' : 'ready';
+    return { status, problems: [...problems, ...shared] };
   }
 
   health(): HealthInfo {

@@ -26,6 +26,7 @@ function setup() {
     cameras: [] as CameraStatus[],
     failures: new Map<string, string>(),
     delivery: { listenerErrors: 0, lastListenerErrorAt: 0 },
+    shared: [] as string[],
   };
   const sources: HealthSources = {
     model: { name: 'm', task: 'classification', path: modelPath },
@@ -34,6 +35,7 @@ function setup() {
     cameras: () => state.cameras,
     startFailures: () => state.failures,
     delivery: () => state.delivery,
+    stageProblems: () => state.shared,
     version: '1.2.3',
     startedAt: 40_000,
     now: () => state.now,
@@ -71,6 +73,18 @@ describe('HealthMonitor', () => {
     expect(monitor.ready().status).toBe('ready');
     state.cameras = [camera('c', 'reconnecting', 10)];
     expect(monitor.ready().status).toBe('ready');
+  });
+
+  it('degraded (not ready) while the cluster store is unreachable, with the reason; ready when it returns', () => {
+    const { state, monitor } = setup();
+    state.shared = ['cluster: redis unreachable (since 2026-12-01T00:00:00.000Z)'];
+    expect(monitor.ready()).toEqual({ status: 'degraded', problems: ['cluster: redis unreachable (since 2026-12-01T00:00:00.000Z)'] });
+    expect(monitor.health().status).toBe('degraded');
+    state.engineProblems = ['inference stalled'];
+    expect(monitor.ready().status).toBe('not_ready');
+    state.engineProblems = [];
+    state.shared = [];
+    expect(monitor.ready()).toEqual({ status: 'ready', problems: [] });
   });
 
   it('not ready when the model file is gone', () => {

@@ -239,6 +239,11 @@ describe('cluster mode (redis-server, several service processes)', () => {
     expect(health.status).toBe('degraded');
     expect(health.cluster.redis).toBe('unreachable');
     expect(health.problems.some((p) => p.includes('redis unreachable'))).toBe(true);
+    const ready = await fetch(`${c.base}/health/ready`);
+    expect(ready.status).toBe(503);
+    const readyBody = (await ready.json()) as { status: string; problems: string[] };
+    expect(readyBody.status).toBe('degraded');
+    expect(readyBody.problems.some((p) => p.includes('redis unreachable'))).toBe(true);
     await new Promise((r) => setTimeout(r, Math.max(0, 20_000 - (Date.now() - downAt))));
 
     await redis.restart(); // empty: the instances restore the registry from their last copy

@@ -285,7 +285,7 @@ const schemas: JsonObject = {
     description: 'Without a key (when keys are configured) only `status` is sent.',
     required: ['status'],
     properties: {
-      status: { type: 'string', enum: ['ready', 'not_ready'] },
+      status: { type: 'string', enum: ['ready', 'degraded', 'not_ready'] },
       problems: { type: 'array', items: { type: 'string' }, description: 'Why this instance cannot do its job; empty when ready.' },
     },
   },
@@ -389,7 +389,7 @@ const operations: Record<RouteId, Operation> = {
     description: 'For load balancers: 503 while inference makes no progress, no camera could ever start, or the model file is missing.',
     responses: {
       '200': { description: 'Ready.', content: json(ref('Ready'), { status: 'ready', problems: [] }) },
-      '503': { description: 'Not ready, with the problems (with a key).', content: json(ref('Ready'), { status: 'not_ready', problems: ['no camera could start (door error: video file not found: /media/door.mp4)'] }) },
+      '503': { description: 'Not ready (`not_ready`), or `degraded` while the cluster store is unreachable, with the problems (with a key).', content: json(ref('Ready'), { status: 'not_ready', problems: ['no camera could start (door error: video file not found: /media/door.mp4)'] }) },
     },
   },
   getStreamHealth: {
