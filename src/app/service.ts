@@ -10,18 +10,15 @@ import type { AppConfig, CameraConfig } from '../config/schema.js';
 import { applyFpsLimit } from '../config/load.js';
 import { checkCameraSource } from '../ingest/source-policy.js';
 import { FrameArena } from '../frames/ring.js';
-import { AUTO_MODEL, ModelFileError, modelCacheDir, resolveModel } from '../models/registry.js';
-import { resolveProvider } from '../engine/provider.js';
+import { modelCacheDir } from '../models/registry.js';
 import type { ResolvedModel } from '../models/types.js';
-import { ImageInputError } from '../models/image.js';
-import { EngineBusyError, InferenceEngine } from '../engine/engine.js';
-import type { StreamEvent } from '../contracts/events.js';
+import { InferenceEngine } from '../engine/engine.js';
 import { CameraManager } from '../ingest/camera-manager.js';
-import { AdaptiveRates, type FrameTotals } from '../ingest/rate-governor.js';
+import { AdaptiveRates } from '../ingest/rate-governor.js';
 import { InferenceCapture } from '../capture/inference-capture.js';
 import { startServer } from '../api/server.js';
 import { assertNativeUws } from '../api/native-check.js';
-import { HttpError, type ApiDeps, type CameraLimits } from '../api/deps.js';
+import type { ApiDeps, CameraLimits } from '../api/deps.js';
 import { planListen } from '../api/exposure.js';
 import { EventHub } from './event-hub.js';
 import { parseCameraRequest } from './camera-request.js';
@@ -30,12 +27,15 @@ import { ServiceCameras } from './camera-control.js';
 import { JsonFileCameraStore } from './camera-store.js';
 import { HealthMonitor } from './health.js';
 import { ClientCounters, composeSnapshot } from './metrics.js';
-import { renderPreview } from './preview.js';
+import { resolveServiceModel } from './model-choice.js';
+import { captureFeed } from './capture-feed.js';
+import { frameTotals } from './rate-control.js';
+import { predictor, previewSource } from './api-deps.js';
+import { serverOptions } from './server-options.js';
 import { startEmfReporter } from '../telemetry/emf.js';
 import { emptyAuthMetrics, type MetricsSnapshot } from '../telemetry/snapshot.js';
 import { logger as rootLogger, type Logger } from '../telemetry/logger.js';
 import { VERSION } from './version.js';
-import { quoteShort } from '../config/echo.js';
 
 export const DEMO_CAMERA: CameraConfig = {
   id: 'demo',
@@ -64,27 +64,6 @@ export interface StartOptions {
   /** Project root for the model registry (default: the process working directory). */
   projectRoot?: string;
   log?: Logger;
-}
-
-/**
- * `model.name: auto` is the classifier that suits the execution provider
- * (AUTO_MODEL): the provider is decided first, with the CPU model as the
- * probe. On CUDA without the float model on disk, the int8 one is used with
- * a warning saying how to get the float one.
- */
-async function resolveServiceModel(config: AppConfig, root: string | undefined, log: Logger): Promise<ResolvedModel> {
-  if (config.model.name !== 'auto') return resolveModel(config.model.name, config.model, { projectRoot: root });
-  const cpuModel = await resolveModel(AUTO_MODEL.cpu, config.model, { projectRoot: root });
-  if (config.engine.provider === 'cpu') return cpuModel;
-  const { provider } = await resolveProvider(config.engine, cpuModel.modelPath);
-  if (provider === 'cpu') return cpuModel;
-  try {
-    return await resolveModel(AUTO_MODEL.cuda, config.model, { projectRoot: root });
-  } catch (err) {
-    if (!(err instanceof ModelFileError)) throw err;
-    log.warn({ model: AUTO_MODEL.cuda }, `model.name auto: the float classifier for CUDA is not available (${err.message}); using ${AUTO_MODEL.cpu}`);
-    return cpuModel;
-  }
 }
 
 export async function startService(config: AppConfig, options: StartOptions = {}): Promise<RunningService> {
@@ -128,21 +107,15 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     capture && (camera.capture?.enabled ?? config.capture.inference) ? config.capture.max_side || 1_000_000 : 0;
   const cameras = new CameraManager({ arena, streams: config.streams, input, captureMaxSide, log: log.child({ component: 'ingest' }), expectedCameras: initial.length });
   cameras.onStateChange((id, state, error) => log.info({ camera: id, state, error }, 'camera state'));
+  const offerCapture = capture ? captureFeed(cameras, capture) : null;
 
   // Cluster mode (cluster.redis_url): set below, before any camera runs.
   let cluster: ClusterMode | null = null;
   engine.onResult((result) => {
     if (cluster) return cluster.publish(result);
     const event = events.publish(result);
-    if (capture) offerCapture(event);
+    offerCapture?.(event);
   });
-
-  function offerCapture(event: StreamEvent): void {
-    const camera = cameras.get(event.camera_id);
-    if (!camera || !capture || !capture.shouldCapture(camera.id, event.frame, camera.config)) return;
-    const { source_width: width, source_height: height } = camera.status();
-    capture.offer({ camera: camera.config, event, image: camera.captureFrame(event.frame), sourceSize: width > 0 ? { width, height } : undefined });
-  }
 
   cameras.onGiveUp((id) => {
     log.warn({ camera: id, error: cameras.get(id)?.status().last_error }, 'camera gave up retrying; its slot is free');
@@ -187,24 +160,12 @@ export async function startService(config: AppConfig, options: StartOptions = {}
       localStatus: (id) => control.status(id),
       limits: cameraLimits,
       parseRequest: (body) => parseCameraRequest(body, config.streams, sourceCheck),
-      onPublished: (event) => {
-        if (capture) offerCapture(event);
-      },
+      onPublished: (event) => offerCapture?.(event),
     });
   }
   await control.startAll(await control.initialList(initial));
 
-  /** Whole-service frame counters for the adaptive strategy: what reached the rings, what was inferred, what was dropped. */
-  function frameTotals(): FrameTotals {
-    const totals = { inferred: 0, offered: 0, dropped: 0, engineBusyMs: engine.busyMs, engineWorkers: engine.poolSize };
-    for (const status of control.list()) {
-      totals.offered += status.frames_in;
-      totals.inferred += status.frames_out;
-      for (const n of Object.values(status.drops)) totals.dropped += n;
-    }
-    return totals;
-  }
-  const adaptive = config.streams.strategy === 'adaptive' ? new AdaptiveRates({ cameras, totals: frameTotals, settings: config.streams.rate_control }) : null;
+  const adaptive = config.streams.strategy === 'adaptive' ? new AdaptiveRates({ cameras, totals: () => frameTotals(control.list(), engine), settings: config.streams.rate_control }) : null;
   adaptive?.start();
 
   const clients = new ClientCounters();
@@ -237,28 +198,14 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     health: () => ({ ...health.health(), ...(cluster ? { cluster: cluster.health() } : {}) }),
     live: () => health.live(),
     ready: () => health.ready(),
-    predict: async (image) => {
-      try {
-        return await engine.predictImage(image);
-      } catch (err) {
-        if (err instanceof ImageInputError) throw new HttpError(err.status, err.message, err.status === 415 ? 'unsupported_media_type' : 'invalid_image');
-        if (err instanceof EngineBusyError) throw new HttpError(503, err.message, 'busy');
-        throw err;
-      }
-    },
+    predict: predictor(engine),
     cameras: cluster?.cameras ?? control,
     events: cluster?.events ?? events,
-    previews: {
-      preview: async (id) => {
-        if (!cameras.get(id)) {
-          const owner = cluster?.cameras.list().find((c) => c.id === id)?.owner;
-          if (owner) throw new HttpError(409, `camera ${quoteShort(id)} runs on instance ${owner}; previews come from the instance that runs the camera`, 'not_owner');
-          throw new HttpError(404, `no camera ${quoteShort(id)}`, 'not_found');
-        }
-        const shot = await engine.requestSnapshot(id, 2000);
-        return shot ? { ...(await renderPreview(shot)), frame: shot.frameNo } : null;
-      },
-    },
+    previews: previewSource({
+      runsHere: (id) => cameras.get(id) !== undefined,
+      ownerOf: (id) => cluster?.cameras.list().find((c) => c.id === id)?.owner,
+      snapshot: (id, timeoutMs) => engine.requestSnapshot(id, timeoutMs),
+    }),
     metrics: snapshot,
     onClientDrop: (n) => {
       clients.events_dropped_slow_client += n;
@@ -268,31 +215,17 @@ export async function startService(config: AppConfig, options: StartOptions = {}
     },
   };
 
-  const server = await startServer(deps, {
-    host: listenPlan.host,
-    port: config.server.port,
-    maxUploadBytes: config.server.max_upload_bytes,
-    corsOrigins: config.server.cors_origins,
-    auth: {
-      keys: auth.keys,
-      tokenSecret: auth.token_secret,
-      tokenTtlS: auth.token_ttl_s,
-      maxFailuresPerMinute: auth.max_failures_per_minute,
-      trustProxy: config.server.trust_proxy,
-    },
-    requestTimeoutMs: config.server.request_timeout_s * 1000,
-    refusalDrainBytes: config.server.refusal_drain_bytes,
-    refusalDrainMs: config.server.refusal_drain_s * 1000,
-    sseHeartbeatMs: config.streams.sse_heartbeat_ms,
-    clientMaxBufferedBytes: config.streams.client_max_buffered_bytes,
-    slowClientDisconnectMs: config.streams.client_max_lag_s * 1000,
-    clientMaxLagMs: config.streams.client_max_lag_s * 1000,
-    logger: log.child({ component: 'http' }),
-    onClients: (sse: number, ws: number) => {
-      clients.sse_clients = sse;
-      clients.ws_clients = ws;
-    },
-  });
+  const server = await startServer(
+    deps,
+    serverOptions(config, {
+      host: listenPlan.host,
+      logger: log.child({ component: 'http' }),
+      onClients: (sse, ws) => {
+        clients.sse_clients = sse;
+        clients.ws_clients = ws;
+      },
+    }),
+  );
   ownPorts.push(server.port);
   log.info({ host: listenPlan.host, port: server.port, auth: auth.keys.length > 0 ? `${auth.keys.length} API key(s)` : 'off' }, 'listening');
 
