@@ -177,6 +177,8 @@ describe('camera source policy through the API', () => {
     expect((await call('POST', '/cameras', { id: 'broken', url: `rtsp://admin:${PASSWORD}@127.0.0.1:9/live` })).status).toBe(201);
     await waitUntil('broken camera gave up', async () => /gave up after 2 failures/.test((await cameraState('broken'))?.last_error ?? ''), 60_000);
     expect((await cameraState('broken'))?.state).toBe('error');
+    // The slot is freed once its decoder has stopped, just after the give-up is reported: wait for it, bounded.
+    await waitUntil('slot freed', async () => ((await call('GET', '/cameras')).json.limits as { active_cameras?: number } | undefined)?.active_cameras === 2, 30_000);
     expect((await call('GET', '/cameras')).json.limits).toMatchObject({ active_cameras: 2 });
     expect((await call('POST', '/cameras', { id: 'clip3', url: SLIDESHOW_360P, fps: 2 })).status).toBe(201);
     expect((await call('DELETE', '/cameras/clip3')).status).toBe(204);
