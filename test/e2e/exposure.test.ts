@@ -9,7 +9,7 @@ import { createHash } from 'node:crypto';
 import { mkdtempSync, writeFileSync } from 'node:fs';
 import { networkInterfaces, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
+import { serviceListening } from '../helpers/processes.js';
 import { afterEach, describe, expect, it } from 'vitest';
 import { PROJECT_ROOT, testConfig, withModelFiles } from '../helpers/service.js';
 
@@ -46,27 +46,16 @@ async function startProcess(env: Record<string, string>): Promise<Started | { co
   const logs: Record<string, unknown>[] = [];
   let stderr = '';
   child.stderr!.on('data', (chunk: Buffer) => (stderr += chunk.toString()));
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no "listening" within 60 s: ${stderr}`)), 60_000);
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      let record: Record<string, unknown>;
-      try {
-        record = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      logs.push(record);
-      if (record.msg === 'listening') {
-        clearTimeout(timer);
-        resolve({ child, logs, port: record.port as number });
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      // Let stderr drain before reporting it.
-      setImmediate(() => resolve({ code, stderr }));
-    });
-  });
+  const exited = new Promise<{ code: number | null; stderr: string }>((resolve) =>
+    // Let stderr drain before reporting it.
+    child.once('exit', (code) => setImmediate(() => resolve({ code, stderr }))),
+  );
+  try {
+    return { child, logs, port: await serviceListening(child, { timeoutMs: 60_000, onRecord: (record) => logs.push(record) }) };
+  } catch (err) {
+    if (child.exitCode === null && child.signalCode === null) throw new Error(`${(err as Error).message}: ${stderr}`);
+    return exited;
+  }
 }
 
 function started(result: Started | { code: number | null; stderr: string }): Started {

@@ -7,9 +7,8 @@ import { spawn } from 'node:child_process';
 import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
-import { descendants, ffmpegChildren, waitFor } from '../helpers/processes.js';
+import { descendants, ffmpegChildren, serviceListening, waitFor } from '../helpers/processes.js';
 import { PROJECT_ROOT, SLIDESHOW_360P, testConfig, withModelFiles } from '../helpers/service.js';
 
 const DEADLINE_MS = 15_000;
@@ -39,23 +38,9 @@ describe('service process', () => {
     });
     const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const emfLines: Record<string, unknown>[] = [];
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error('service did not report listening within 30 s')), 30_000);
-      createInterface({ input: child.stdout }).on('line', (line) => {
-        let record: Record<string, unknown>;
-        try {
-          record = JSON.parse(line) as Record<string, unknown>;
-        } catch {
-          return;
-        }
-        if (record._aws) emfLines.push(record);
-        if (record.msg === 'listening') {
-          clearTimeout(timer);
-          resolve(record.port as number);
-        }
-      });
-      child.once('exit', (code) => reject(new Error(`service exited early with ${code}`)));
-    });
+    const port = await serviceListening(child, { timeoutMs: 30_000, onRecord: (record) => {
+      if (record._aws) emfLines.push(record);
+    } });
     const base = `http://127.0.0.1:${port}`;
 
     // Both cameras stream, and /metrics carries their series.

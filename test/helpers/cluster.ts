@@ -7,8 +7,7 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { symlinkSync } from 'node:fs';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { descendants, listProcesses } from './processes.js';
+import { descendants, listProcesses, serviceListening } from './processes.js';
 import { PROJECT_ROOT } from './service.js';
 
 export interface Instance {
@@ -43,26 +42,7 @@ export async function startInstance(id: string, env: Record<string, string>, tim
   const logs: Record<string, unknown>[] = [];
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
   child.stderr.resume();
-  const port = await new Promise<number>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`instance ${id} did not report listening within ${timeoutMs} ms`)), timeoutMs);
-    createInterface({ input: child.stdout }).on('line', (line) => {
-      let record: Record<string, unknown>;
-      try {
-        record = JSON.parse(line) as Record<string, unknown>;
-      } catch {
-        return;
-      }
-      logs.push(record);
-      if (record.msg === 'listening') {
-        clearTimeout(timer);
-        resolve(record.port as number);
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`instance ${id} exited early with ${code}`));
-    });
-  });
+  const port = await serviceListening(child, { timeoutMs, what: `instance ${id}`, onRecord: (record) => logs.push(record) });
   return { id, child, base: `http://127.0.0.1:${port}`, exited, logs };
 }
 

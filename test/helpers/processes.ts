@@ -4,7 +4,9 @@
  * are its own children) plus anything reparented to init that runs our
  * ffmpeg command line, since an orphan is exactly what we must catch.
  */
+import type { ChildProcess } from 'node:child_process';
 import { readdirSync, readFileSync } from 'node:fs';
+import { createInterface } from 'node:readline';
 
 export interface ProcInfo {
   pid: number;
@@ -69,4 +71,36 @@ export async function waitFor(predicate: () => boolean, timeoutMs: number, stepM
     if (Date.now() >= end) return false;
     await new Promise((r) => setTimeout(r, stepMs));
   }
+}
+
+/**
+ * Reads a service's JSON log lines (one pino record a line) from its stdout,
+ * hands each record to `onRecord`, and resolves with the port of its
+ * `listening` line. Rejects after `timeoutMs`, or when the process exits first.
+ */
+export function serviceListening(
+  child: ChildProcess,
+  options: { timeoutMs: number; what?: string; onRecord?: (record: Record<string, unknown>) => void },
+): Promise<number> {
+  const what = options.what ?? 'service';
+  return new Promise<number>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`${what} did not report listening within ${options.timeoutMs} ms`)), options.timeoutMs);
+    createInterface({ input: child.stdout! }).on('line', (line) => {
+      let record: Record<string, unknown>;
+      try {
+        record = JSON.parse(line) as Record<string, unknown>;
+      } catch {
+        return; // not a log record (npm's or the shell's lines)
+      }
+      options.onRecord?.(record);
+      if (record.msg === 'listening') {
+        clearTimeout(timer);
+        resolve(record.port as number);
+      }
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`${what} exited early with ${code ?? signal}`));
+    });
+  });
 }
