@@ -10,7 +10,7 @@ import { readArchiveRecord } from './archive.js';
 import { extractMember } from './extract.js';
 import { downloadVerified } from './download.js';
 import { formatJsonArrayLabels, kerasIndexToArray } from './labels.js';
-import { findSpec, loadManifest, modelSearchDirs, placeByHandHint } from './registry.js';
+import { AUTO_MODEL, findSpec, loadManifest, modelSearchDirs, placeByHandHint } from './registry.js';
 import { projectRoot } from './paths.js';
 import { cachedSha256 } from './sha256.js';
 import type { ArchiveSource, ModelSpec } from './types.js';
@@ -172,4 +172,21 @@ export async function fetchModels(names: readonly string[], cfg: ModelConfig, op
     }
   }
   return results;
+}
+
+/**
+ * Which missing files stop `models:fetch`. Named models: every one left
+ * missing. No names (everything was tried): only the files the service needs
+ * to start (`needed`); the rest are optional and only reported.
+ */
+export function missingFiles(results: readonly FetchResult[], named: boolean, needed: ReadonlySet<string>): { blocking: FetchResult[]; optional: FetchResult[] } {
+  const missing = results.filter((r) => r.status === 'failed' || (named && r.status === 'unavailable'));
+  const blocking = named ? missing : missing.filter((r) => needed.has(r.item.file));
+  return { blocking, optional: missing.filter((r) => !blocking.includes(r)) };
+}
+
+/** The files the service needs to start with this model config (`auto` = the CPU classifier, also CUDA's fallback). */
+export function filesNeededToStart(cfg: ModelConfig, specs: readonly ModelSpec[] = loadManifest()): Set<string> {
+  const name = cfg.name === 'auto' ? AUTO_MODEL.cpu : cfg.name;
+  return new Set(fetchItems(findSpec(specs, name, cfg.aliases)).map((item) => item.file));
 }

@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defaultConfig, type ModelConfig } from '../../src/config/schema.js';
 import { downloadVerified } from '../../src/models/download.js';
-import { fetchModels } from '../../src/models/fetch.js';
+import { fetchModels, filesNeededToStart, missingFiles } from '../../src/models/fetch.js';
 import { parseManifest } from '../../src/models/manifest.js';
 import { sha256File } from '../../src/models/sha256.js';
 import { fixturePath } from '../helpers/fixtures.js';
@@ -143,5 +143,49 @@ describe('fetchModels', () => {
     expect(r.ok).toBe(false);
     expect(!r.ok && r.errors[0]).toMatch(/^http:\/\/127\.0\.0\.1:9\/x\.onnx: fetch failed/);
     expect(readdirSync(dir)).toEqual([]);
+  });
+});
+
+describe('what stops models:fetch', () => {
+  // Two models: the one the service starts with downloads, an optional one cannot be fetched.
+  const twoModels = (goodUrl: string, deadUrl: string): string =>
+    manifest([goodUrl], [`${base}/keras/imagenet_class_index.json`]) +
+    `
+  optional_model:
+    task: classification
+    file: optional_model.onnx
+    sha256: ${'a'.repeat(64)}
+    urls: [${deadUrl}]
+    input: { name: input, width: 224, height: 224, layout: NCHW, color_order: RGB, scale: 255, mean: [0,0,0], std: [1,1,1], resize: center_crop, pad_value: 0, dynamic_batch: true }
+    decoder: softmax
+    labels_file: imagenet_labels.json
+    labels_format: json_array
+    labels_sha256: ${LABELS_SHA}
+    labels_urls: [${`${base}/keras/imagenet_class_index.json`}]
+    person_class_id: -1
+`;
+
+  it('with no names, only the configured model blocks; a missing optional model is reported, not fatal', async () => {
+    const { root, cfg } = isolated();
+    const specs = parseManifest(twoModels(`${base}/good/yolox_nano.onnx`, `${base}/missing/optional_model.onnx`));
+    const started = { ...cfg, name: 'yolox_nano' };
+    const results = await fetchModels([], started, { projectRoot: root, manifest: specs });
+    expect(results.map((r) => [r.item.file, r.status])).toEqual([
+      ['yolox_nano.onnx', 'downloaded'],
+      ['imagenet_labels.json', 'downloaded'],
+      ['optional_model.onnx', 'failed'],
+    ]);
+    const needed = filesNeededToStart(started, specs);
+    expect([...needed].sort()).toEqual(['imagenet_labels.json', 'yolox_nano.onnx']);
+    const all = missingFiles(results, false, needed);
+    expect(all.blocking).toEqual([]);
+    expect(all.optional.map((r) => r.item.file)).toEqual(['optional_model.onnx']);
+
+    // Asking for the optional model by name makes its absence an error; so does a configured model that is missing.
+    const named = missingFiles(await fetchModels(['optional_model'], started, { projectRoot: root, manifest: specs }), true, needed);
+    expect(named.blocking.map((r) => r.item.file)).toEqual(['optional_model.onnx']);
+    const configured = { ...cfg, name: 'optional_model' };
+    const blocked = missingFiles(results, false, filesNeededToStart(configured, specs));
+    expect(blocked.blocking.map((r) => r.item.file)).toEqual(['optional_model.onnx']);
   });
 });
