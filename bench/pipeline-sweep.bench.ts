@@ -17,13 +17,13 @@
  */
 import os from 'node:os';
 import { dirname } from 'node:path';
-import { startService } from '../src/app/service.js';
 import type { CameraConfig } from '../src/config/schema.js';
 import { openFrameStream } from '../src/ingest/frame-stream.js';
 import { defaultSizes, type ResolvedProvider } from '../src/engine/provider.js';
 import type { HwaccelMode } from '../src/config/schema.js';
 import type { StreamEvent } from '../src/contracts/events.js';
 import { fileCamera, PROJECT_ROOT, SLIDESHOW_360P, SLIDESHOW_720P, testConfig, waitUntilStreaming, withModelFiles } from '../test/helpers/service.js';
+import { compiled } from './lib/compiled.js';
 import { benchModel, benchPictures } from './lib/inputs.js';
 import { bareRate, poolRate } from './lib/rates.js';
 import { flags, median, sleep, table } from './lib/report.js';
@@ -35,6 +35,7 @@ const provider = opts.provider as ResolvedProvider;
 const hwaccel = opts.hwaccel as HwaccelMode;
 const gpu = provider === 'cuda';
 const counts = opts.cameras.split(',').map(Number);
+const { startService } = await compiled<typeof import('../src/app/service.js')>('app/service.js');
 const cores = os.availableParallelism();
 const model = await benchModel(opts.model !== '' ? opts.model : gpu ? 'mobilenet_v3_small' : 'mobilenet_v2_int8');
 const spec = model.spec;

@@ -19,12 +19,12 @@
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import { startService } from '../src/app/service.js';
 import type { CameraConfig, DecodeMode, StreamStrategy } from '../src/config/schema.js';
 import type { StreamEvent } from '../src/contracts/events.js';
 import { cocoPicture, loadModel } from '../test/engine/helpers.js';
 import { fileCamera, PROJECT_ROOT, testConfig, waitUntilStreaming, withModelFiles } from '../test/helpers/service.js';
 import { heldOutClip } from './lib/clips.js';
+import { compiled } from './lib/compiled.js';
 import { ffmpegCpuSeconds, machineTimes } from './lib/cpu.js';
 import { bareRate } from './lib/rates.js';
 import { flags, sleep, table } from './lib/report.js';
@@ -46,9 +46,14 @@ const opts = flags({
   slo_p95_ms: 150,
   max_cameras: 96,
   keyframe_cameras: 8,
+  /** Overrides streams.decoder_nice (-1 = the configured default). */
+  decoder_nice: -1,
+  /** Only these points, e.g. `drop_latest:96:5,adaptive:64:5` (strategy:cameras:fps); skips the sections. */
+  points: '',
 });
-const sections = new Set(opts.sections.split(','));
+const sections = new Set(opts.points ? [] : opts.sections.split(','));
 const strategies = opts.strategies.split(',') as StreamStrategy[];
+const { startService } = await compiled<typeof import('../src/app/service.js')>('app/service.js');
 const cores = os.availableParallelism();
 const model = await loadModel(opts.model);
 const spec = model.spec;
@@ -76,6 +81,8 @@ interface Point {
   fps: number;
   decode: DecodeMode;
   inferredPerS: number;
+  /** Frames that reached the rings per second: below cameras × fps, the decoders lag behind the sources. */
+  offeredPerS: number;
   /** inferred / (cameras × fps): the share of what the cameras ask for that was inferred. */
   delivered: number;
   /** Dropped frames by reason, as a share of frames that reached the rings. */
@@ -93,7 +100,7 @@ interface Point {
 
 async function run(strategy: StreamStrategy, n: number, fps: number, source = clip, decode: DecodeMode = 'auto'): Promise<Point> {
   const cameras: CameraConfig[] = Array.from({ length: n }, (_, i) => fileCamera(`cam${i}`, source, { fps, realtime: true, decode }));
-  const config = await withModelFiles(testConfig({ model: { name: opts.model }, engine: { max_batch: batch }, cameras, streams: { strategy, max_cameras: Math.max(16, n) } }));
+  const config = await withModelFiles(testConfig({ model: { name: opts.model }, engine: { max_batch: batch }, cameras, streams: { strategy, max_cameras: Math.max(16, n), ...(opts.decoder_nice >= 0 ? { decoder_nice: opts.decoder_nice } : {}) } }));
   const service = await startService(config, { projectRoot: PROJECT_ROOT });
   const totals = () => {
     const t = { in: 0, out: 0, drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<string, number>, changes: 0 };
@@ -132,6 +139,7 @@ async function run(strategy: StreamStrategy, n: number, fps: number, source = cl
     fps,
     decode,
     inferredPerS: inferred / elapsed,
+    offeredPerS: (end.in - start.in) / elapsed,
     delivered: inferred / (n * fps * elapsed),
     dropShare: Object.fromEntries(DROP_REASONS.map((r) => [r, ((end.drops[r] ?? 0) - (start.drops[r] ?? 0)) / arrived])),
     ffmpegCpuMsPerInferred: inferred > 0 ? (cpu * 1000) / inferred : Number.NaN,
@@ -154,6 +162,7 @@ const row = (p: Point): Record<string, string | number> => ({
   cameras: p.cameras,
   'fps/cam': p.fps,
   decode: p.decode,
+  'offered/s': p.offeredPerS,
   'inferred/s': p.inferredPerS,
   delivered: pct(p.delivered),
   'drops (of offered)': dropText(p.dropShare),
@@ -234,6 +243,14 @@ if (sections.has('slo')) {
   summary.slo = slo;
 }
 
+const extra: Point[] = [];
+for (const point of opts.points ? opts.points.split(',') : []) {
+  const [strategy, cameras, fps] = point.split(':');
+  extra.push(await run(strategy as StreamStrategy, Number(cameras), Number(fps ?? opts.slo_fps)));
+  log(`done: ${point}`);
+}
+if (extra.length > 0) summary.points = extra;
+
 const keyframes: Point[] = [];
 if (sections.has('keyframes')) {
   for (const [source, fps] of [[clip, 1], [clip2s, 0.5]] as const) {
@@ -267,6 +284,7 @@ for (const [strategy, entry] of Object.entries(slo)) {
   }
   console.log('');
 }
+if (extra.length > 0) console.log(`${table(extra.map(row))}\n`);
 if (keyframes.length > 0) {
   console.log(`keyframe-only decoding: ${opts.keyframe_cameras} cameras, ffmpeg CPU per camera (share of one core)`);
   console.log(table(keyframes.map((p) => ({ ...row(p), 'ffmpeg CPU/camera': pct(p.ffmpegCpuPerCamera) }))));

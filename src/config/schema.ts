@@ -191,7 +191,7 @@ const StreamsSchema = section({
     description: 'adaptive: sampling rates follow what the engine infers (fair share by camera weight); drop_latest: every camera at its own rate, the engine drops what it cannot take',
   }),
   rate_control: RateControlSchema,
-  decoder_nice: Type.Integer({ default: 10, minimum: 0, maximum: 19, description: 'every ffmpeg runs this much nicer than the service: decoders yield the CPU to inference' }),
+  decoder_nice: Type.Integer({ default: 19, minimum: 0, maximum: 19, description: 'every ffmpeg runs this much nicer than the service: decoders yield the CPU to inference' }),
   decoder_threads: Type.Integer({ default: 0, minimum: 0, maximum: 64, description: 'ffmpeg decoder threads per camera; 0 = cores / cameras (1 when many cameras share few cores)' }),
   reconnect: ReconnectSchema,
   stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted' }),

@@ -18,6 +18,7 @@ import { FrameReader, type FrameSink } from './frame-reader.js';
 import { FrozenDetector } from './frozen.js';
 import { chooseDecode, probeKeyframes, type DecodeChoice, type KeyframeProbe, type KeyframeStats } from './keyframes.js';
 import { setNice } from './priority.js';
+import { ActivityWatch } from './process-activity.js';
 import { defaultSourceEnv, endsCleanly, resolveSource, SourceError, type ResolvedSource, type SourceEnv } from './source.js';
 import type { FfmpegLogLevel } from './stderr-log.js';
 import type { CameraState } from '../contracts/camera.js';
@@ -37,6 +38,8 @@ const KEYFRAME_PROBE_SECONDS = 6;
  * connection to the camera.
  */
 const KEYFRAME_CANDIDATE_MAX_FPS = 2;
+/** A silent ffmpeg that keeps working (a starved decoder) gets up to this many stall timeouts. */
+const STARVED_STALL_FACTOR = 3;
 
 /** A sink whose size the supervisor decides (from the output geometry). */
 export type FrameTarget = Omit<FrameSink, 'size'>;
@@ -345,12 +348,18 @@ export class StreamSupervisor {
     }
 
     const check = Math.max(50, Math.min(1000, Math.floor(streams.stall_timeout_ms / 4)));
+    const activity = pid !== undefined ? new ActivityWatch(pid) : null;
     this.watchdog = setInterval(() => {
       // Before the first frame of a run, the time to connect counts against the same limit.
-      const since = this.runLastFrameAt || this.attemptStartedAt;
-      if (Date.now() - since <= streams.stall_timeout_ms) return;
+      const silentMs = Date.now() - (this.runLastFrameAt || this.attemptStartedAt);
+      // Sampled on every check past half the limit, so "working" means since the previous check.
+      const working = silentMs > streams.stall_timeout_ms / 2 && activity !== null && activity.working();
+      if (silentMs <= streams.stall_timeout_ms) return;
+      // Starved, not stalled: an overloaded machine, and killing it would only add restart work.
+      if (working && silentMs <= streams.stall_timeout_ms * STARVED_STALL_FACTOR) return;
       this.watchdogFired = true;
-      this.setState('stalled', `no frame for ${streams.stall_timeout_ms} ms; restarting ffmpeg`);
+      const why = working ? `no frame for ${Math.round(silentMs)} ms although ffmpeg kept working` : `no frame for ${streams.stall_timeout_ms} ms`;
+      this.setState('stalled', `${why}; restarting ffmpeg`);
       reader.kill('SIGKILL');
     }, check);
 
