@@ -25,6 +25,8 @@ export interface FfmpegArgsOptions {
   ioTimeoutMs?: number;
   /** The sampling rate decided at run time (adaptive strategy); overrides the camera's. */
   sampleFps?: number;
+  /** Files only: start this many seconds in (a restart for a new rate resumes where the last run was). */
+  startAtS?: number;
   decode?: DecodePlan;
   /** Where video is decoded and scaled: `cuda` = NVDEC + scale_cuda (hwaccel.ts); default cpu. */
   hwaccel?: DecodeDevice;
@@ -44,7 +46,7 @@ export const CAPTURE_FD = 3;
 
 const DEFAULT_IO_TIMEOUT_MS = 10_000;
 
-export function inputArgs(source: ResolvedSource, camera: FfmpegArgsOptions['camera'], ioTimeoutMs = DEFAULT_IO_TIMEOUT_MS): string[] {
+export function inputArgs(source: ResolvedSource, camera: FfmpegArgsOptions['camera'], ioTimeoutMs = DEFAULT_IO_TIMEOUT_MS, startAtS = 0): string[] {
   const timeoutUs = String(Math.round(ioTimeoutMs * 1000));
   switch (source.kind) {
     case 'rtsp':
@@ -54,7 +56,13 @@ export function inputArgs(source: ResolvedSource, camera: FfmpegArgsOptions['cam
     case 'http':
       return ['-rw_timeout', timeoutUs, ...(source.hls ? ['-live_start_index', '-1'] : []), '-i', source.url];
     case 'file':
-      return [...(camera.realtime ? ['-re'] : []), ...(camera.loop ? ['-stream_loop', '-1'] : []), '-i', source.path];
+      return [
+        ...(startAtS > 0 ? ['-ss', startAtS.toFixed(3)] : []),
+        ...(camera.realtime ? ['-re'] : []),
+        ...(camera.loop ? ['-stream_loop', '-1'] : []),
+        '-i',
+        source.path,
+      ];
     case 'lavfi':
       return [...(camera.realtime ? ['-re'] : []), '-f', 'lavfi', '-i', source.graph];
     case 'device':
@@ -183,7 +191,7 @@ export function buildFfmpegArgs(opts: FfmpegArgsOptions): string[] {
     ...protocolWhitelistArgs(opts.source),
     ...decodeArgs(opts.decode),
     ...(cuda ? cudaDecodeInputArgs() : []),
-    ...inputArgs(opts.source, opts.camera, opts.ioTimeoutMs),
+    ...inputArgs(opts.source, opts.camera, opts.ioTimeoutMs, opts.startAtS),
     '-an', '-sn', '-dn',
     '-filter_complex', graph,
     '-map', '[model]', ...raw, `pipe:${PRIMARY_FD}`,

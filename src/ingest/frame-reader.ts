@@ -30,6 +30,7 @@ export interface FrameReaderOptions {
   logLinesPerMinute: number;
   onLog?(level: FfmpegLogLevel, line: string): void;
   onSourceSize?(width: number, height: number): void;
+  onSourceDuration?(seconds: number): void;
 }
 
 export interface ReaderExit {
@@ -143,6 +144,7 @@ export class FrameReader {
     const parser = (this.parser = new StderrParser(
       {
         onSourceSize: opts.onSourceSize,
+        onSourceDuration: opts.onSourceDuration,
         onOutputSize: (fd, w, h) => {
           const attach = this.pendingSizes.get(fd);
           if (attach) {

@@ -11,6 +11,8 @@ export type FfmpegLogLevel = 'debug' | 'warn';
 export interface StderrEvents {
   /** The decoded input's size (first video stream of input #0). */
   onSourceSize?(width: number, height: number): void;
+  /** Input #0's duration in seconds, when it has one (files; not live streams). */
+  onSourceDuration?(seconds: number): void;
   /** An output's frame size, by the pipe fd it writes to. */
   onOutputSize?(fd: number, width: number, height: number): void;
   onLog?(level: FfmpegLogLevel, line: string): void;
@@ -19,6 +21,7 @@ export interface StderrEvents {
 const INPUT = /^Input #(\d+)/;
 const OUTPUT = /^Output #\d+, .*? to '(?:pipe:)?(\d+)'/;
 const VIDEO_SIZE = /^\s+Stream #\d+:\d+.*?: Video: .*?, (\d+)x(\d+)/;
+const DURATION = /^\s+Duration: (\d+):(\d\d):(\d\d(?:\.\d+)?)/;
 // Header dump and routine lines (not problems): log them at debug only.
 const HEADER = /^(Input #|Output #|Stream mapping|frame=|video:\d|Press \[q\]|Exiting normally|\[[a-z0-9_]+ @ 0x[0-9a-f]+\] Opening '|\s+(Stream #|Metadata|Duration|Side data|Chapters|Chapter #|Program|[A-Za-z_]+\s*:))/;
 
@@ -61,6 +64,11 @@ export class StderrParser {
     } else {
       const output = OUTPUT.exec(line);
       if (output) this.section = { kind: 'output', id: Number(output[1]) };
+    }
+    const duration = this.section?.kind === 'input' && this.section.id === 0 ? DURATION.exec(line) : null;
+    if (duration) {
+      const seconds = Number(duration[1]) * 3600 + Number(duration[2]) * 60 + Number(duration[3]);
+      if (seconds > 0) this.events.onSourceDuration?.(seconds);
     }
     const size = VIDEO_SIZE.exec(line);
     if (size && this.section) {

@@ -142,6 +142,11 @@ export class StreamSupervisor {
   private replanPending = false;
   private replans = 0;
   private runPlan = { fps: 0, keyframesOnly: false };
+  /** Files: where the running ffmpeg started, s into the file, and the file's length once ffmpeg told it. */
+  private runStartAtS = 0;
+  private runFirstFrameAt = 0;
+  private runFrames = 0;
+  private sourceDurationS: number | null = null;
   private hwaccel: HwaccelStatus;
   /** Why CUDA decoding failed for this camera (auto then stays on the CPU). */
   private cudaFailure: string | null = null;
@@ -281,6 +286,8 @@ export class StreamSupervisor {
     this.framesIn++;
     this.lastFrameAt = now;
     this.runLastFrameAt = now;
+    this.runFrames++;
+    if (this.runFirstFrameAt === 0) this.runFirstFrameAt = now;
     if (this.streamingSince === 0) this.streamingSince = now;
     if (frozen) {
       if (this.stateValue !== 'frozen') this.setState('frozen', `picture unchanged for ${this.opts.streams.frozen_after_ms} ms`);
@@ -318,6 +325,7 @@ export class StreamSupervisor {
       captureMaxSide: this.opts.capture?.maxSide,
       ioTimeoutMs: Math.max(streams.stall_timeout_ms, 5000),
       sampleFps: this.sampleFps,
+      startAtS: this.runStartAtS,
       decode: { keyframesOnly: this.decode.keyframesOnly, threads: this.opts.decodeThreads ?? 0 },
       hwaccel: choice.device,
     });
@@ -326,6 +334,8 @@ export class StreamSupervisor {
     this.attemptStartedAt = Date.now();
     this.streamingSince = 0;
     this.runLastFrameAt = 0;
+    this.runFirstFrameAt = 0;
+    this.runFrames = 0;
     this.watchdogFired = false;
     this.frozen.reset();
     const reader = new FrameReader({
@@ -338,6 +348,9 @@ export class StreamSupervisor {
         this.sourceWidth = w;
         this.sourceHeight = h;
         this.opts.events?.onSourceSize?.(w, h);
+      },
+      onSourceDuration: (seconds) => {
+        this.sourceDurationS = seconds;
       },
     });
     this.reader = reader;
@@ -378,12 +391,15 @@ export class StreamSupervisor {
         return;
       }
       if (this.replanPending) {
-        // Our own restart for a new rate or decode plan: straight back, no backoff.
+        // Our own restart for a new rate or decode plan: straight back, no backoff, and a file goes on where it was.
         this.replanPending = false;
         this.replans++;
+        // Not a looping one: ffmpeg 5.1's -stream_loop after -ss replays and shifts timestamps at the first wrap.
+        this.runStartAtS = source.kind === 'file' && !camera.loop ? this.resumePosition() : 0;
         this.attempt();
         return;
       }
+      this.runStartAtS = 0;
       if (exit.code === 0 && endsCleanly(source, camera)) {
         this.setState('ended', null);
         return;
@@ -398,6 +414,21 @@ export class StreamSupervisor {
       }
       this.schedule();
     });
+  }
+
+  /**
+   * How far into the file the stopped run got: played in real time, the wall
+   * time since its first frame; otherwise its frames at its sampling rate. At
+   * most the file's end (the next run then ends at once, as this one would have).
+   */
+  private resumePosition(): number {
+    const { camera } = this.opts;
+    let played = 0;
+    if (this.runFirstFrameAt > 0) {
+      played = camera.realtime ? (this.runLastFrameAt - this.runFirstFrameAt) / 1000 : this.runPlan.fps > 0 ? this.runFrames / this.runPlan.fps : 0;
+    }
+    const position = this.runStartAtS + played;
+    return this.sourceDurationS !== null && this.sourceDurationS > 0 ? Math.min(position, this.sourceDurationS) : position;
   }
 
   private schedule(): void {

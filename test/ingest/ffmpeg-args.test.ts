@@ -30,6 +30,12 @@ describe('inputArgs per source kind and platform', () => {
     expect(inputArgs(f, { fps: 0, loop: false, realtime: false })).toEqual(['-i', '/m/a.mp4']);
   });
 
+  it('files: a resumed run seeks to where the last one was (input -ss, before -re and the loop)', () => {
+    const f: ResolvedSource = { kind: 'file', path: '/m/a.mp4' };
+    expect(inputArgs(f, { fps: 0, loop: true, realtime: true }, 10_000, 12.3456)).toEqual(['-ss', '12.346', '-re', '-stream_loop', '-1', '-i', '/m/a.mp4']);
+    expect(inputArgs({ kind: 'lavfi', graph: 'testsrc2' }, { fps: 0, loop: false, realtime: false }, 10_000, 5)).toEqual(['-f', 'lavfi', '-i', 'testsrc2']);
+  });
+
   it('lavfi: -f lavfi, paced when realtime', () => {
     expect(inputArgs({ kind: 'lavfi', graph: 'testsrc2=size=1280x720:rate=25' }, live)).toEqual(['-re', '-f', 'lavfi', '-i', 'testsrc2=size=1280x720:rate=25']);
   });

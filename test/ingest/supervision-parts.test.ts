@@ -34,6 +34,15 @@ describe('StderrParser', () => {
     expect(p.lastProblem).toBe('[rtsp @ 0x55d] method DESCRIBE failed: 404 Not Found');
   });
 
+  it("reads input #0's duration (files), not a live stream's N/A or an output's", () => {
+    const durations: number[] = [];
+    const p = new StderrParser({ onSourceDuration: (s) => durations.push(s) }, 20);
+    p.push(HEADER);
+    p.push("Input #0, mov,mp4,m4a,3gp,3g2,mj2, from '/m/a.mp4':\n  Duration: 00:01:02.50, start: 0.000000, bitrate: 310 kb/s\n");
+    p.push("Output #0, rawvideo, to 'pipe:1':\n  Duration: 00:00:10.00, start: 0.000000\n");
+    expect(durations).toEqual([62.5]);
+  });
+
   it('logs at most N problem lines a minute and reports how many it held back', () => {
     let now = 0;
     const logs: string[] = [];

@@ -8,7 +8,9 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { CAMERA_DEFAULTS, defaultConfig, type CameraConfig } from '../../src/config/schema.js';
 import { StreamSupervisor, type SupervisorStreams } from '../../src/ingest/supervisor.js';
 import type { CameraState } from '../../src/contracts/camera.js';
+import { sampledHash } from '../../src/ingest/frozen.js';
 import { fixturePath } from '../helpers/fixtures.js';
+import { gopClip } from '../helpers/gop-clip.js';
 import { ffmpegChildren, waitFor } from '../helpers/processes.js';
 
 const base = defaultConfig().streams;
@@ -89,6 +91,35 @@ describe('StreamSupervisor', () => {
     const message = sup.stats().lastError ?? '';
     expect(message).toMatch(/^no frame for (\d+) ms although ffmpeg kept working; restarting ffmpeg$/);
     expect(Number(/(\d+) ms/.exec(message)?.[1])).toBeGreaterThan(1000);
+  });
+
+  it('a new sampling rate restarts a (non-looping) file camera where it was, not from the start', async () => {
+    const clip = gopClip({ gopFrames: 25, seconds: 20 });
+    /** A supervisor on the clip that records each frame's hash, tagged with the ffmpeg run it came from (replans so far). */
+    const play = (fps: number) => {
+      const memory = new Uint8Array(64 * 48 * 3);
+      const seen: { run: number; hash: number }[] = [];
+      const sup: StreamSupervisor = new StreamSupervisor({
+        camera: camera(clip, { fps, realtime: true, loop: false, decode: 'all' }),
+        streams: streams(),
+        ffmpegPath: 'ffmpeg',
+        output: { width: 64, height: 48, resize: 'stretch', pad_value: 0 },
+        frames: { acquire: () => memory, commit: () => void seen.push({ run: sup.stats().replans, hash: sampledHash(memory) }), abort: () => undefined },
+      });
+      running.push(sup);
+      sup.start();
+      return { sup, seen };
+    };
+    const moved = play(5);
+    // About 3 s of the (moving, deterministic) test pattern played, then the rate changes.
+    expect(await waitFor(() => moved.seen.length >= 15, 30_000)).toBe(true);
+    moved.sup.setSampleFps(4);
+    // What the file's start looks like at 4 fps: where the new run would begin if it started over.
+    const fresh = play(4);
+    expect(await waitFor(() => moved.seen.some((f) => f.run === 1) && fresh.seen.length >= 2, 30_000)).toBe(true);
+    const resumed = moved.seen.find((f) => f.run === 1)?.hash;
+    expect(fresh.seen.slice(0, 2).map((f) => f.hash)).not.toContain(resumed);
+    expect(moved.sup.stats()).toMatchObject({ replans: 1, reconnects: 0, sampleFps: 4 });
   });
 
   it('keeps looking for a missing file and streams once it appears', async () => {
