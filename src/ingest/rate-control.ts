@@ -71,6 +71,14 @@ export function fairShares(cameras: readonly RateCamera[], budget: number, minFp
   return shares;
 }
 
+/** Frames/s the engine would infer with its workers busy all the time (what it did, when their busy share is unknown). */
+function capacityOf(o: RateObservation): number {
+  const inferred = Math.max(0, o.inferredPerS);
+  return o.engineBusy !== undefined && o.engineBusy >= MIN_BUSY_TO_SCALE ? inferred / Math.min(1, o.engineBusy) : inferred;
+}
+/** Below this busy share a tick says too little about capacity to scale it up. */
+const MIN_BUSY_TO_SCALE = 0.2;
+
 /** Two decimals are plenty for an fps filter and keep tiny changes from restarting ffmpeg. */
 const roundFps = (fps: number): number => Math.max(0.01, Math.round(fps * 100) / 100);
 
@@ -129,8 +137,9 @@ export class RateController {
     let budget: number;
     let reason: RateReason;
     if (offered > 0 && dropShare > s.overload_drop_share && overTicks * 2 >= n) {
-      // What the engine does while saturated is its capacity.
-      budget = (over.reduce((sum, o) => sum + Math.max(0, o.inferredPerS), 0) / overTicks) * s.target_utilization;
+      // What the engine does while saturated is its capacity: per second of busy workers, when known, so that
+      // seconds in which it idled (cameras restarting after a change, a slow start) do not read as lost capacity.
+      budget = (over.reduce((sum, o) => sum + capacityOf(o), 0) / overTicks) * s.target_utilization;
       reason = 'overload';
     } else if (throttled && dropShare < s.overload_drop_share / 5 && busy < s.spare_utilization) {
       // No drops alone is not spare capacity (the rates were set just under it): the workers must idle too.

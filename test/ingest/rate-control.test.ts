@@ -95,6 +95,24 @@ describe('inactive cameras', () => {
   });
 });
 
+describe('capacity is measured per second of busy workers', () => {
+  it('does not read seconds in which the workers idled (cameras restarting) as lost capacity', () => {
+    const settings = { sustain_s: 2, min_change_interval_s: 5, target_utilization: 0.9 };
+    const halfIdle = new RateController(settings);
+    const unknown = new RateController(settings);
+    const cameras = cams(16);
+    // 100 inferred/s with drops, the workers busy half of the time: it could do 200.
+    drive(halfIdle, cameras, 0, 2, { ...overload(100, 400), engineBusy: 0.5 });
+    drive(unknown, cameras, 0, 2, overload(100, 400));
+    expect(halfIdle.rateOf(cameras[0] as RateCamera).fps).toBe(11.25);
+    expect(unknown.rateOf(cameras[0] as RateCamera).fps).toBe(5.63);
+    // A nearly idle second says too little to scale: taken as it is.
+    const idle = new RateController(settings);
+    drive(idle, cameras, 0, 2, { ...overload(100, 400), engineBusy: 0.1 });
+    expect(idle.rateOf(cameras[0] as RateCamera).fps).toBe(5.63);
+  });
+});
+
 describe('spare capacity means idle workers, not only no drops', () => {
   it('holds a cut rate while the workers stay busy, and raises it once they idle', () => {
     const rc = new RateController({ sustain_s: 1, min_change_interval_s: 2, spare_utilization: 0.75, raise_factor: 2 });
