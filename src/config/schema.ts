@@ -194,7 +194,7 @@ const StreamsSchema = section({
   decoder_nice: Type.Integer({ default: 19, minimum: 0, maximum: 19, description: 'every ffmpeg runs this much nicer than the service: decoders yield the CPU to inference' }),
   decoder_threads: Type.Integer({ default: 0, minimum: 0, maximum: 64, description: 'ffmpeg decoder threads per camera; 0 = cores / cameras (1 when many cameras share few cores)' }),
   reconnect: ReconnectSchema,
-  stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted' }),
+  stall_timeout_ms: Type.Number({ default: 10_000, minimum: 100, description: 'no frame this long → ffmpeg is killed and restarted (up to 3× as long while it keeps using or waiting for CPU: starved, not stalled)' }),
   frozen_after_ms: Type.Number({ default: 10_000, minimum: 0, description: 'identical pictures this long → camera reported `frozen` (0 = off)' }),
   persist: env('APP_PERSIST_CAMERAS', Type.Boolean({ default: true, description: 'cameras added/removed through the API are kept in <data_dir>/cameras.json and restored at start' })),
   demo_camera: env('APP_DEMO_CAMERA', Type.Boolean({ default: true, description: 'with no camera configured, run the ffmpeg testsrc2 pattern as camera `demo`' })),
