@@ -17,7 +17,7 @@
  */
 import os from 'node:os';
 import { dirname } from 'node:path';
-import type { CameraConfig } from '../src/config/schema.js';
+import { defaultConfig, type CameraConfig } from '../src/config/schema.js';
 import { openFrameStream } from '../src/ingest/frame-stream.js';
 import { defaultSizes, type ResolvedProvider } from '../src/engine/provider.js';
 import type { HwaccelMode } from '../src/config/schema.js';
@@ -87,7 +87,8 @@ async function pipeline(cameras: CameraConfig[]): Promise<PipelineResult> {
       model: { name: spec.name, models_dir: dirname(model.modelPath) },
       engine: { max_batch: batch, provider },
       cameras,
-      streams: { max_cameras: Math.max(16, cameras.length), hwaccel } as never,
+      // The product's decoder priority, not the test suite's.
+      streams: { max_cameras: Math.max(16, cameras.length), hwaccel, decoder_nice: defaultConfig().streams.decoder_nice } as never,
     }),
   );
   const service = await startService(config, { projectRoot: PROJECT_ROOT });

@@ -19,7 +19,7 @@
  */
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
-import type { CameraConfig, DecodeMode, StreamStrategy } from '../src/config/schema.js';
+import { defaultConfig, type CameraConfig, type DecodeMode, type StreamStrategy } from '../src/config/schema.js';
 import type { StreamEvent } from '../src/contracts/events.js';
 import { cocoPicture, loadModel } from '../test/engine/helpers.js';
 import { fileCamera, PROJECT_ROOT, testConfig, waitUntilStreaming, withModelFiles } from '../test/helpers/service.js';
@@ -100,7 +100,7 @@ interface Point {
 
 async function run(strategy: StreamStrategy, n: number, fps: number, source = clip, decode: DecodeMode = 'auto'): Promise<Point> {
   const cameras: CameraConfig[] = Array.from({ length: n }, (_, i) => fileCamera(`cam${i}`, source, { fps, realtime: true, decode }));
-  const config = await withModelFiles(testConfig({ model: { name: opts.model }, engine: { max_batch: batch }, cameras, streams: { strategy, max_cameras: Math.max(16, n), ...(opts.decoder_nice >= 0 ? { decoder_nice: opts.decoder_nice } : {}) } }));
+  const config = await withModelFiles(testConfig({ model: { name: opts.model }, engine: { max_batch: batch }, cameras, streams: { strategy, max_cameras: Math.max(16, n), decoder_nice: opts.decoder_nice >= 0 ? opts.decoder_nice : defaultConfig().streams.decoder_nice } }));
   const service = await startService(config, { projectRoot: PROJECT_ROOT });
   const totals = () => {
     const t = { in: 0, out: 0, drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<string, number>, changes: 0 };
