@@ -7,9 +7,10 @@
  * pays that, so a benchmark must not either.
  */
 import { readdirSync, statSync } from 'node:fs';
-import { join } from 'node:path';
-import { pathToFileURL } from 'node:url';
-import { PROJECT_ROOT } from '../../test/helpers/service.js';
+import { dirname, join } from 'node:path';
+import { fileURLToPath, pathToFileURL } from 'node:url';
+
+const PROJECT_ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 function newestMtime(dir: string): number {
   let newest = 0;
@@ -20,8 +21,13 @@ function newestMtime(dir: string): number {
   return newest;
 }
 
-/** Imports `dist/<relative>`; refuses a dist/ older than src/ (run `npm run build`). */
+/**
+ * Imports `dist/<relative>`; refuses a dist/ older than src/ (run `npm run build`).
+ * A bench that is itself compiled (bench/gpu/run-on-device.sh) imports the
+ * compiled src/ beside it instead.
+ */
 export async function compiled<T>(relative: string): Promise<T> {
+  if (import.meta.url.endsWith('.js')) return (await import(new URL(`../../src/${relative}`, import.meta.url).href)) as T;
   const file = join(PROJECT_ROOT, 'dist', relative);
   let built: number;
   try {

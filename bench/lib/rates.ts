@@ -11,7 +11,6 @@
  */
 import * as ort from 'onnxruntime-node';
 import { defaultConfig } from '../../src/config/schema.js';
-import { InferenceEngine } from '../../src/engine/engine.js';
 import type { ResolvedProvider } from '../../src/engine/provider.js';
 import { sessionOptions } from '../../src/engine/session-options.js';
 import { FrameArena } from '../../src/frames/ring.js';
@@ -24,6 +23,7 @@ import { inputDims } from '../../src/models/tensor.js';
 import type { ResolvedModel } from '../../src/models/types.js';
 import { logger } from '../../src/telemetry/logger.js';
 import { postprocess, type Picture } from '../../test/engine/helpers.js';
+import { compiled } from './compiled.js';
 import { sleep } from './report.js';
 
 export interface Timing {
@@ -103,6 +103,8 @@ export async function poolRate(
   const input = model.spec.input;
   const cameras = o.batch * o.inFlight;
   const arena = FrameArena.create({ width: input.width, height: input.height, channels: 3 }, 3, cameras);
+  // Compiled, as the service runs it: under tsx each pool worker would get its own polling module-hooks thread.
+  const { InferenceEngine } = await compiled<typeof import('../../src/engine/engine.js')>('engine/engine.js');
   const engine = await InferenceEngine.create({
     model,
     engine: {
