@@ -7,7 +7,8 @@
  *     inferred) and the 5 fps cameras the cores allow;
  *  2. overload: 16 cameras × 25 fps, per strategy;
  *  3. SLO: N cameras × 5 fps stepping up until the SLO breaks (p95 < 150 ms and
- *     ≥ 99 % of the configured frames inferred), then 2× and 3× the last count
+ *     ≥ 99 % of the configured frames inferred), bisected to one camera between
+ *     the last count held and the first broken, then 2× and 3× the last count
  *     held, per strategy (no congestion collapse: inferred/s stays ≥ 0.9 of the best);
  *  4. keyframes: N cameras at 1 fps (0.8 s GOP) and 0.5 fps (2 s GOP), decode auto vs all,
  *     ffmpeg CPU per camera.
@@ -212,13 +213,27 @@ if (sections.has('slo')) {
   for (const strategy of strategies) {
     const points: Point[] = [];
     let held = 0;
+    let broken = 0;
     for (let n = opts.slo_start; n <= opts.max_cameras; n += opts.slo_step) {
       const p = await run(strategy, n, opts.slo_fps);
       points.push(p);
       log(`done: slo ${strategy} ${n} cameras (${heldSlo(p) ? 'held' : 'broken'})`);
-      if (!heldSlo(p)) break;
+      if (!heldSlo(p)) {
+        broken = n;
+        break;
+      }
       held = n;
     }
+    // Between the last count held and the first broken one, bisect down to one camera.
+    while (held > 0 && broken - held > 1) {
+      const n = Math.floor((held + broken) / 2);
+      const p = await run(strategy, n, opts.slo_fps);
+      points.push(p);
+      log(`done: slo ${strategy} ${n} cameras (${heldSlo(p) ? 'held' : 'broken'})`);
+      if (heldSlo(p)) held = n;
+      else broken = n;
+    }
+    points.sort((a, b) => a.cameras - b.cameras);
     // Broken at the first step (a busy machine): halve until a count holds, so 2× and 3× still mean something.
     for (let n = Math.floor(opts.slo_start / 2); held === 0 && n >= 1; n = Math.floor(n / 2)) {
       const p = await run(strategy, n, opts.slo_fps);
