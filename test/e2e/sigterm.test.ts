@@ -4,43 +4,26 @@
  * camera runs, and that a bad config value stops start-up with one line.
  */
 import { spawn } from 'node:child_process';
-import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { descendants, ffmpegChildren, serviceListening, waitFor } from '../helpers/processes.js';
-import { PROJECT_ROOT, SLIDESHOW_360P, testConfig, withModelFiles } from '../helpers/service.js';
+import { descendants, ffmpegChildren, waitFor } from '../helpers/processes.js';
+import { PROJECT_ROOT } from '../helpers/service.js';
+import { spawnService } from '../helpers/service-process.js';
 
 const DEADLINE_MS = 15_000;
 
 describe('service process', () => {
   it('exits 0 on SIGTERM within the deadline with no ffmpeg child left', async () => {
-    const dir = mkdtempSync(join(tmpdir(), 'sigterm-'));
-    // A unique file name marks this test's ffmpeg processes, orphans included.
-    const marker = `sigterm-clip-${process.pid}-${Date.now()}.mp4`;
-    symlinkSync(SLIDESHOW_360P, join(dir, marker));
-    const config = await withModelFiles(testConfig());
-    writeFileSync(join(dir, 'config.yaml'), `cameras:\n  - { id: one, url: ${join(dir, marker)}, fps: 5 }\n  - { id: two, url: ${join(dir, marker)}, fps: 5 }\n`);
-
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/main.ts'], {
-      cwd: PROJECT_ROOT,
-      env: {
-        ...process.env,
-        APP_CONFIG_PATH: join(dir, 'config.yaml'),
-        APP_HOST: '127.0.0.1',
-        APP_PORT: '0',
-        APP_MODELS_DIR: config.model.models_dir,
-        APP_LOG_LEVEL: 'info',
-        APP_EMF_INTERVAL_S: '1',
-        APP_SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS),
-      },
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    const exited = new Promise<{ code: number | null; signal: string | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
     const emfLines: Record<string, unknown>[] = [];
-    const port = await serviceListening(child, { timeoutMs: 30_000, onRecord: (record) => {
-      if (record._aws) emfLines.push(record);
-    } });
+    // The clip's unique name (marker) marks this test's ffmpeg processes, orphans included.
+    const { child, marker, listening, exited } = await spawnService({
+      via: 'node',
+      cameras: 2,
+      env: { APP_EMF_INTERVAL_S: '1', APP_SHUTDOWN_DEADLINE_MS: String(DEADLINE_MS) },
+      onRecord: (record) => {
+        if (record._aws) emfLines.push(record);
+      },
+    });
+    const port = await listening;
     const base = `http://127.0.0.1:${port}`;
 
     // Both cameras stream, and /metrics carries their series.

@@ -6,8 +6,7 @@ import { spawn, type ChildProcess, type SpawnOptions } from 'node:child_process'
 import { mkdtempSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
-import { descendants, listProcesses, waitFor } from './processes.js';
+import { descendants, listProcesses, serviceListening, waitFor } from './processes.js';
 import { PROJECT_ROOT, SLIDESHOW_360P, testConfig, withModelFiles } from './service.js';
 
 export interface ServiceProcess {
@@ -28,6 +27,10 @@ export interface SpawnServiceOptions {
   env?: Record<string, string>;
   /** Extra YAML appended to the config file. */
   yaml?: string;
+  /** File cameras `one`, `two`, … on the marked clip (default 1). */
+  cameras?: number;
+  /** Each JSON log record of the service, as it comes. */
+  onRecord?: (record: Record<string, unknown>) => void;
   /** Wraps the command, e.g. to put a shell between the test and the service. */
   wrap?: (command: string, args: string[]) => { command: string; args: string[] };
   spawnOptions?: SpawnOptions;
@@ -38,7 +41,8 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Servic
   const marker = `svc-clip-${process.pid}-${Date.now()}-${Math.random().toString(36).slice(2, 8)}.mp4`;
   symlinkSync(SLIDESHOW_360P, join(dir, marker));
   const config = await withModelFiles(testConfig());
-  writeFileSync(join(dir, 'config.yaml'), `cameras:\n  - { id: one, url: ${join(dir, marker)}, fps: 5 }\n${options.yaml ?? ''}`);
+  const cameras = ['one', 'two', 'three', 'four'].slice(0, options.cameras ?? 1).map((id) => `  - { id: ${id}, url: ${join(dir, marker)}, fps: 5 }\n`);
+  writeFileSync(join(dir, 'config.yaml'), `cameras:\n${cameras.join('')}${options.yaml ?? ''}`);
   const base = options.via === 'npm' ? { command: 'npm', args: ['start', '--silent'] } : { command: process.execPath, args: ['--import', 'tsx', 'src/main.ts'] };
   const { command, args } = options.wrap ? options.wrap(base.command, base.args) : base;
   const child = spawn(command, args, {
@@ -59,18 +63,11 @@ export async function spawnService(options: SpawnServiceOptions): Promise<Servic
   });
   let output = '';
   child.stderr?.on('data', (d: Buffer) => (output += d.toString()));
+  child.stdout?.on('data', (d: Buffer) => (output += d.toString()));
   const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => child.once('exit', (code, signal) => resolve({ code, signal })));
-  const listening = new Promise<number>((resolve, reject) => {
-    createInterface({ input: child.stdout! }).on('line', (line) => {
-      output += `${line}\n`;
-      try {
-        const record = JSON.parse(line) as Record<string, unknown>;
-        if (record.msg === 'listening') resolve(record.port as number);
-      } catch {
-        // npm's own lines, the shell's: not the service's log
-      }
-    });
-    void exited.then(({ code, signal }) => reject(new Error(`service exited early with ${code ?? signal}:\n${output}`)));
+  // npm start may build dist/ first: a roomy bound.
+  const listening = serviceListening(child, { timeoutMs: 180_000, onRecord: options.onRecord }).catch((err: Error) => {
+    throw new Error(`${err.message}:\n${output}`);
   });
   // Found once while the tree is intact; it stays valid after the service is re-parented.
   let found: number | undefined;
