@@ -21,6 +21,7 @@
 import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { defaultConfig, type CameraConfig, type DecodeMode, type StreamStrategy } from '../src/config/schema.js';
+import { DROP_REASONS } from '../src/contracts/drops.js';
 import type { StreamEvent } from '../src/contracts/events.js';
 import { cocoPicture, loadModel } from '../test/engine/helpers.js';
 import { fileCamera, PROJECT_ROOT, testConfig, waitUntilStreaming, withModelFiles } from '../test/helpers/service.js';
@@ -61,7 +62,6 @@ const spec = model.spec;
 const batch = spec.input.dynamic_batch ? opts.batch : 1;
 const clip = await heldOutClip(20);
 const clip2s = await heldOutClip(50);
-const DROP_REASONS = ['overwritten', 'superseded', 'busy', 'stale', 'inference_error'];
 
 function percentile(sorted: number[], p: number): number {
   if (sorted.length === 0) return Number.NaN;

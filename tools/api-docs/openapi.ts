@@ -6,6 +6,8 @@
  * responses, examples). `generate.ts` writes it to src/api/static/openapi.json.
  */
 import { ROUTES, type RouteId, type RouteInfo } from '../../src/api/routes.js';
+import { CAMERA_STATES, RATE_REASONS, SOURCE_KINDS } from '../../src/contracts/camera.js';
+import { DROP_REASONS } from '../../src/contracts/drops.js';
 
 export type Json = null | boolean | number | string | Json[] | { [key: string]: Json };
 export type JsonObject = { [key: string]: Json };
@@ -194,7 +196,7 @@ const schemas: JsonObject = {
   },
   CameraState: {
     type: 'string',
-    enum: ['connecting', 'streaming', 'reconnecting', 'stalled', 'frozen', 'ended', 'error', 'stopped'],
+    enum: [...CAMERA_STATES],
   },
   CameraStatus: {
     type: 'object',
@@ -202,14 +204,14 @@ const schemas: JsonObject = {
     properties: {
       id: { type: 'string', example: 'door' },
       url: { type: 'string', example: 'rtsp://10.0.0.12:554/stream1' },
-      kind: { type: 'string', enum: ['rtsp', 'http', 'file', 'device', 'lavfi'] },
+      kind: { type: 'string', enum: [...SOURCE_KINDS] },
       state: ref('CameraState'),
       last_frame_age_ms: { type: 'number', nullable: true, description: 'ms since the last frame; null before the first.' },
       fps_in: { type: 'number', description: 'Frames decoded per second.' },
       fps_out: { type: 'number', description: 'Frames inferred per second.' },
       drops: {
         type: 'object',
-        description: 'Dropped frames by reason (overwritten, superseded, busy, stale, inference_error).',
+        description: `Dropped frames by reason (${DROP_REASONS.join(', ')}).`,
         additionalProperties: { type: 'integer' },
       },
       frames_in: { type: 'integer' },
@@ -221,7 +223,7 @@ const schemas: JsonObject = {
       started_at: { type: 'string', format: 'date-time' },
       fps_configured: { type: 'number', description: 'Sampling rate the configuration asks for.' },
       fps_effective: { type: 'number', description: 'Sampling rate ffmpeg runs at now; lower than fps_configured while the engine cannot keep up (strategy adaptive).' },
-      rate_reason: { type: 'string', enum: ['configured', 'overload', 'recovering'], description: 'Why fps_effective is what it is.' },
+      rate_reason: { type: 'string', enum: [...RATE_REASONS], description: 'Why fps_effective is what it is.' },
       rate_changes: { type: 'integer', description: 'Sampling rate changes applied (each restarts the camera\'s ffmpeg).' },
       decode: {
         type: 'object',
