@@ -28,6 +28,9 @@ const decodeContext = { spec, labels, transform: identityTransform(input.width, 
 
 const pixelInput = init.pixelInput;
 const uint8Input = pixelInput.kind === 'uint8';
+/** The graph input the pixels feed: the wrapped model's uint8 one, or the model's own. */
+const feedName = pixelInput.kind === 'uint8' ? pixelInput.inputName : input.name;
+const newInputBuffer = (length: number): Float32Array | Uint8Array => (uint8Input ? new Uint8Array(length) : new Float32Array(length));
 
 interface BatchTensor {
   data: Float32Array | Uint8Array;
@@ -45,22 +48,21 @@ function fill(data: Float32Array | Uint8Array, rgb: Uint8Array, index: number): 
  * size gets a tensor over a view of it, made once. Growing replaces the
  * buffer and forgets the views (batch sizes only grow up to max_batch).
  */
-let inputBuffer: Float32Array | Uint8Array = uint8Input ? new Uint8Array(imageSize) : new Float32Array(imageSize);
+let inputBuffer = newInputBuffer(imageSize);
 const tensors = new Map<number, BatchTensor>();
 
 function tensorFor(batch: number): BatchTensor {
   let t = tensors.get(batch);
   if (t === undefined) {
     if (batch * imageSize > inputBuffer.length) {
-      inputBuffer = uint8Input ? new Uint8Array(batch * imageSize) : new Float32Array(batch * imageSize);
+      inputBuffer = newInputBuffer(batch * imageSize);
       tensors.clear();
     }
     const data = inputBuffer.subarray(0, batch * imageSize);
-    const tensor =
-      pixelInput.kind === 'uint8'
-        ? new ort.Tensor('uint8', data as Uint8Array, input.unbatched === true ? [input.height, input.width, 3] : [batch, input.height, input.width, 3])
-        : new ort.Tensor('float32', data as Float32Array, inputDims(input, batch));
-    t = { data, feeds: { [pixelInput.kind === 'uint8' ? pixelInput.inputName : input.name]: tensor } };
+    const tensor = uint8Input
+      ? new ort.Tensor('uint8', data as Uint8Array, input.unbatched === true ? [input.height, input.width, 3] : [batch, input.height, input.width, 3])
+      : new ort.Tensor('float32', data as Float32Array, inputDims(input, batch));
+    t = { data, feeds: { [feedName]: tensor } };
     tensors.set(batch, t);
   }
   return t;
