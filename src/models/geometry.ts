@@ -3,7 +3,8 @@
  * The ffmpeg filters (ingest) and the still-image path (image.ts) both follow
  * these exact semantics, so a box maps back the same way whichever path
  * produced the pixels:
- * - center_crop: scale so the SHORTER side equals the target, crop the centre;
+ * - center_crop: crop the source's centre to the target's aspect ratio, scale
+ *   that to the target (no pixel is scaled that the model never sees);
  * - letterbox:   scale to fit keeping aspect, pad right and bottom only;
  * - stretch:     scale each axis independently to the target.
  */
@@ -11,12 +12,14 @@ import type { InputTransform, ModelInputSpec } from './types.js';
 
 /** Integer resize/crop/pad steps, as a resizer or an ffmpeg filter chain would run them. */
 export interface ResizePlan {
-  /** Size after the resize step, before crop or pad. */
-  scaledWidth: number;
-  scaledHeight: number;
-  /** Crop offsets into the scaled image (center_crop only, else 0). */
+  /** The source rectangle that is resized (center_crop: its centre; else the whole source). */
   cropLeft: number;
   cropTop: number;
+  cropWidth: number;
+  cropHeight: number;
+  /** Size after the resize step, before padding. */
+  scaledWidth: number;
+  scaledHeight: number;
   /** Padding added on the right and bottom (letterbox only, else 0). */
   padRight: number;
   padBottom: number;
@@ -30,6 +33,10 @@ function checkSize(what: string, w: number, h: number): void {
   }
 }
 
+function whole(width: number, height: number): Pick<ResizePlan, 'cropLeft' | 'cropTop' | 'cropWidth' | 'cropHeight'> {
+  return { cropLeft: 0, cropTop: 0, cropWidth: width, cropHeight: height };
+}
+
 export function resizePlan(input: Geometry, sourceWidth: number, sourceHeight: number): ResizePlan {
   checkSize('source', sourceWidth, sourceHeight);
   checkSize('model input', input.width, input.height);
@@ -37,15 +44,16 @@ export function resizePlan(input: Geometry, sourceWidth: number, sourceHeight: n
   const th = input.height;
   switch (input.resize) {
     case 'center_crop': {
-      const s = Math.max(tw / sourceWidth, th / sourceHeight);
-      // Rounded, but never below the target, so the crop always fits.
-      const sw = Math.max(tw, Math.round(sourceWidth * s));
-      const sh = Math.max(th, Math.round(sourceHeight * s));
+      // The largest centred rectangle of the target's aspect ratio (rounded, inside the source).
+      const cw = Math.min(sourceWidth, Math.max(1, Math.round((sourceHeight * tw) / th)));
+      const ch = Math.min(sourceHeight, Math.max(1, Math.round((sourceWidth * th) / tw)));
       return {
-        scaledWidth: sw,
-        scaledHeight: sh,
-        cropLeft: Math.floor((sw - tw) / 2),
-        cropTop: Math.floor((sh - th) / 2),
+        cropLeft: Math.floor((sourceWidth - cw) / 2),
+        cropTop: Math.floor((sourceHeight - ch) / 2),
+        cropWidth: cw,
+        cropHeight: ch,
+        scaledWidth: tw,
+        scaledHeight: th,
         padRight: 0,
         padBottom: 0,
       };
@@ -55,10 +63,10 @@ export function resizePlan(input: Geometry, sourceWidth: number, sourceHeight: n
       // At least one pixel, at most the target, whatever the aspect ratio.
       const sw = Math.min(tw, Math.max(1, Math.round(sourceWidth * s)));
       const sh = Math.min(th, Math.max(1, Math.round(sourceHeight * s)));
-      return { scaledWidth: sw, scaledHeight: sh, cropLeft: 0, cropTop: 0, padRight: tw - sw, padBottom: th - sh };
+      return { ...whole(sourceWidth, sourceHeight), scaledWidth: sw, scaledHeight: sh, padRight: tw - sw, padBottom: th - sh };
     }
     case 'stretch':
-      return { scaledWidth: tw, scaledHeight: th, cropLeft: 0, cropTop: 0, padRight: 0, padBottom: 0 };
+      return { ...whole(sourceWidth, sourceHeight), scaledWidth: tw, scaledHeight: th, padRight: 0, padBottom: 0 };
     default: {
       const never: never = input.resize;
       throw new RangeError(`unknown resize mode ${String(never)}`);
@@ -68,13 +76,15 @@ export function resizePlan(input: Geometry, sourceWidth: number, sourceHeight: n
 
 export function inputTransform(input: ModelInputSpec, sourceWidth: number, sourceHeight: number): InputTransform {
   const plan = resizePlan(input, sourceWidth, sourceHeight);
+  const scaleX = plan.scaledWidth / plan.cropWidth;
+  const scaleY = plan.scaledHeight / plan.cropHeight;
   return {
     sourceWidth,
     sourceHeight,
-    scaleX: plan.scaledWidth / sourceWidth,
-    scaleY: plan.scaledHeight / sourceHeight,
-    offsetX: 0 - plan.cropLeft, // 0 - 0 is +0, not -0
-    offsetY: 0 - plan.cropTop,
+    scaleX,
+    scaleY,
+    offsetX: 0 - plan.cropLeft * scaleX, // 0 - 0 is +0, not -0
+    offsetY: 0 - plan.cropTop * scaleY,
   };
 }
 

@@ -114,11 +114,11 @@ export async function decodeImageForModel(
     .autoOrient()
     // Transparent areas become white, as a viewer would show them.
     .flatten({ background: { r: 255, g: 255, b: 255 } })
-    .toColourspace('srgb')
-    .resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill' });
-  if (input.resize === 'center_crop') {
-    pipeline = pipeline.extract({ left: plan.cropLeft, top: plan.cropTop, width: input.width, height: input.height });
-  } else if (plan.padRight > 0 || plan.padBottom > 0) {
+    .toColourspace('srgb');
+  // extract before resize: sharp crops the upright source first, as ffmpeg does.
+  if (input.resize === 'center_crop') pipeline = pipeline.extract({ left: plan.cropLeft, top: plan.cropTop, width: plan.cropWidth, height: plan.cropHeight });
+  pipeline = pipeline.resize(plan.scaledWidth, plan.scaledHeight, { fit: 'fill' });
+  if (plan.padRight > 0 || plan.padBottom > 0) {
     const v = input.pad_value;
     pipeline = pipeline.extend({ right: plan.padRight, bottom: plan.padBottom, background: { r: v, g: v, b: v } });
   }

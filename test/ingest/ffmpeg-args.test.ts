@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
-import { buildFfmpegArgs, captureSize, geometryFilter, inputArgs, type OutputGeometry } from '../../src/ingest/ffmpeg-args.js';
+import { buildFfmpegArgs, captureSize, geometryFilter, geometrySteps, inputArgs, type OutputGeometry } from '../../src/ingest/ffmpeg-args.js';
 import type { ResolvedSource } from '../../src/ingest/source.js';
 import { resizePlan } from '../../src/models/geometry.js';
 
@@ -69,7 +69,7 @@ describe('buildFfmpegArgs', () => {
 
   it('builds the three resize modes, letterbox padding with the pad value', () => {
     expect(geometryFilter({ width: 416, height: 416, resize: 'letterbox', pad_value: 114 })).toMatch(/pad=416:416:0:0:color=0x727272$/);
-    expect(geometryFilter({ width: 224, height: 224, resize: 'center_crop', pad_value: 0 })).toContain("crop=224:224:'floor((in_w-224)/2)':'floor((in_h-224)/2)'");
+    expect(geometryFilter({ width: 224, height: 224, resize: 'center_crop', pad_value: 0 })).toMatch(/^crop=.*:exact=1,scale=224:224:flags=bilinear,setsar=1,format=rgb24$/);
     expect(geometryFilter({ width: 320, height: 240, resize: 'stretch', pad_value: 0 })).toBe('scale=320:240:flags=bilinear,setsar=1,format=rgb24');
     expect(geometryFilter('original')).toBe('format=rgb24');
   });
@@ -108,17 +108,25 @@ describe('ffmpeg geometry matches src/models/geometry.ts (real ffmpeg)', () => {
     }
   });
 
-  it('center_crop: ffmpeg scales to resizePlan.scaled* before cropping', () => {
+  it('center_crop: ffmpeg crops exactly resizePlan.crop*, then scales only that', () => {
     const out: OutputGeometry = { width: 224, height: 224, resize: 'center_crop', pad_value: 0 };
-    for (const [w, h] of sizes) {
+    for (const [w, h] of [...sizes, [225, 1000]] as [number, number][]) {
       const plan = resizePlan(out, w, h);
-      // Same scale expression without the crop: its output size is what the crop starts from.
-      const scaleOnly = geometryFilter(out).split(',crop')[0] as string;
-      const r = spawnSync('ffmpeg', ['-nostdin', '-hide_banner', '-f', 'lavfi', '-i', `color=size=${w}x${h}:rate=1,format=rgb24`, '-frames:v', '1', '-vf', scaleOnly, '-f', 'null', '-']);
-      const size = /Output #0[\s\S]*?Video: .*?, (\d+)x(\d+)/.exec(r.stderr.toString());
-      expect(size?.slice(1).map(Number), `${w}x${h}`).toEqual([plan.scaledWidth, plan.scaledHeight]);
-      expect(runGeometry(w, h, out).length).toBe(224 * 224 * 3);
+      // White inside the planned rectangle, black outside: one column or row too many shows at the edge.
+      const marked = `color=c=black:size=${w}x${h}:rate=1,format=rgb24,drawbox=x=${plan.cropLeft}:y=${plan.cropTop}:w=${plan.cropWidth}:h=${plan.cropHeight}:color=white:t=fill,format=yuv420p`;
+      const r = spawnSync('ffmpeg', ['-nostdin', '-v', 'error', '-f', 'lavfi', '-i', marked, '-frames:v', '1', '-vf', geometryFilter(out), '-f', 'rawvideo', '-pix_fmt', 'rgb24', 'pipe:1']);
+      expect(r.status).toBe(0);
+      expect(r.stdout.length).toBe(224 * 224 * 3);
+      let darkest = 255;
+      for (let i = 0; i < r.stdout.length; i++) darkest = Math.min(darkest, r.stdout[i]!);
+      expect(darkest, `${w}x${h}`).toBeGreaterThan(250);
     }
+  });
+
+  it('center_crop on cuda: scale_cuda covers the target and the crop follows (no crop of GPU frames)', () => {
+    const steps = geometrySteps({ width: 224, height: 224, resize: 'center_crop', pad_value: 0 }, 'cuda');
+    expect(steps?.before).toBe('');
+    expect(steps?.after).toBe(",crop=224:224:'floor((in_w-224)/2)':'floor((in_h-224)/2)'");
   });
 });
 

@@ -10,34 +10,36 @@ function spec(width: number, height: number, resize: ModelInputSpec['resize']): 
 }
 
 describe('resizePlan / inputTransform', () => {
-  it('center_crop scales the shorter side to the target and crops the centre (landscape)', () => {
+  it('center_crop crops the centre at the target aspect ratio, then scales only that (landscape)', () => {
     const s = spec(224, 224, 'center_crop');
     expect(resizePlan(s, 640, 480)).toEqual({
-      scaledWidth: 299, scaledHeight: 224, cropLeft: 37, cropTop: 0, padRight: 0, padBottom: 0,
+      cropLeft: 80, cropTop: 0, cropWidth: 480, cropHeight: 480, scaledWidth: 224, scaledHeight: 224, padRight: 0, padBottom: 0,
     });
     const t = inputTransform(s, 640, 480);
-    expect(t.scaleX).toBeCloseTo(299 / 640, 12);
+    expect(t.scaleX).toBeCloseTo(224 / 480, 12);
     expect(t.scaleY).toBeCloseTo(224 / 480, 12);
-    expect(t.offsetX).toBe(-37);
+    expect(t.offsetX).toBeCloseTo(-80 * 224 / 480, 12);
     expect(t.offsetY).toBe(0);
   });
 
   it('center_crop on a portrait source crops top and bottom', () => {
     const p = resizePlan(spec(224, 224, 'center_crop'), 480, 640);
-    expect(p).toMatchObject({ scaledWidth: 224, scaledHeight: 299, cropLeft: 0, cropTop: 37 });
+    expect(p).toMatchObject({ cropLeft: 0, cropTop: 80, cropWidth: 480, cropHeight: 480, scaledWidth: 224, scaledHeight: 224 });
   });
 
-  it('center_crop on a non-square target picks the axis that covers it', () => {
-    // 100x100 into 200x50: width is the binding side (scale 2), height cropped.
-    expect(resizePlan(spec(200, 50, 'center_crop'), 100, 100)).toMatchObject({
-      scaledWidth: 200, scaledHeight: 200, cropLeft: 0, cropTop: 75,
-    });
+  it('center_crop on a non-square target keeps the whole axis that binds and rounds the other inside the source', () => {
+    // 100x100 into 200x50: the full width, a centred 100x25 band (floor of the odd margin).
+    expect(resizePlan(spec(200, 50, 'center_crop'), 100, 100)).toMatchObject({ cropLeft: 0, cropTop: 37, cropWidth: 100, cropHeight: 25 });
+    // 641x359 into 224x224: 359 square, 141 columns each side.
+    expect(resizePlan(spec(224, 224, 'center_crop'), 641, 359)).toMatchObject({ cropLeft: 141, cropTop: 0, cropWidth: 359, cropHeight: 359 });
+    // A source smaller than the target is cropped the same way, then upscaled.
+    expect(resizePlan(spec(224, 224, 'center_crop'), 30, 10)).toMatchObject({ cropLeft: 10, cropWidth: 10, cropHeight: 10, scaledWidth: 224 });
   });
 
   it('letterbox fits the whole source and pads right/bottom only', () => {
     const s = spec(416, 416, 'letterbox');
     expect(resizePlan(s, 640, 480)).toEqual({
-      scaledWidth: 416, scaledHeight: 312, cropLeft: 0, cropTop: 0, padRight: 0, padBottom: 104,
+      cropLeft: 0, cropTop: 0, cropWidth: 640, cropHeight: 480, scaledWidth: 416, scaledHeight: 312, padRight: 0, padBottom: 104,
     });
     expect(resizePlan(s, 480, 640)).toMatchObject({ scaledWidth: 312, scaledHeight: 416, padRight: 104, padBottom: 0 });
     const t = inputTransform(s, 640, 480);
@@ -74,8 +76,8 @@ describe('mapBoxToSource', () => {
   it('inverts a centre crop, including the crop offset', () => {
     const t = inputTransform(spec(224, 224, 'center_crop'), 640, 480);
     const [x1, y1, x2, y2] = mapBoxToSource([0, 0, 224, 224], t);
-    expect(x1).toBeCloseTo(37 * 640 / 299, 9);
-    expect(x2).toBeCloseTo(261 * 640 / 299, 9);
+    expect(x1).toBeCloseTo(80, 9);
+    expect(x2).toBeCloseTo(560, 9);
     expect(y1).toBe(0);
     expect(y2).toBeCloseTo(480, 9);
   });

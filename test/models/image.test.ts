@@ -80,14 +80,30 @@ describe('decodeImageForModel', () => {
       .png()
       .toBuffer();
     const { rgb, transform } = await decodeImageForModel(thirds, spec(32, 32, 'center_crop'), limits);
-    // Away from the edges (resampling blends a few pixels there), every column is green.
-    for (let x = 4; x < 28; x++) {
+    // The crop comes before the resize, so not even the edge columns blend in blue or red.
+    for (let x = 0; x < 32; x++) {
       const [r, g, b] = px(rgb, 32, x, 16);
-      expect(g).toBeGreaterThan(240);
-      expect(Math.max(r, b)).toBeLessThan(15);
+      expect(g, `column ${x}`).toBeGreaterThan(240);
+      expect(Math.max(r, b), `column ${x}`).toBeLessThan(15);
     }
-    expect(transform.offsetX).toBe(-32);
-    expect(transform.scaleX).toBeCloseTo(96 / 300, 12);
+    expect(transform.offsetX).toBeCloseTo(-32, 12);
+    expect(transform.scaleX).toBeCloseTo(32 / 100, 12);
+  });
+
+  it('center-crops the upright picture when EXIF rotates it', async () => {
+    // Stored 300x100 (blue | green | red), orientation 6: upright it is 100x300 with the green third in the middle.
+    const thirds = await sharp({ create: { width: 300, height: 100, channels: 3, background: '#0000ff' } })
+      .composite([
+        { input: await solid(100, 100, [0, 255, 0]).png().toBuffer(), left: 100, top: 0 },
+        { input: await solid(100, 100, [255, 0, 0]).png().toBuffer(), left: 200, top: 0 },
+      ])
+      .jpeg({ quality: 100 })
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
+    const { rgb, transform } = await decodeImageForModel(thirds, spec(32, 32, 'center_crop'), limits);
+    expect(transform).toMatchObject({ sourceWidth: 100, sourceHeight: 300 });
+    expect(transform.offsetY).toBeCloseTo(-32, 12);
+    for (let y = 2; y < 30; y++) expect(px(rgb, 32, 16, y)[1], `row ${y}`).toBeGreaterThan(200);
   });
 
   it('applies the EXIF orientation before sizing', async () => {
