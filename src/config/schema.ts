@@ -145,7 +145,7 @@ const EngineSchema = section({
   ),
   intra_op_threads: env('APP_INTRA_OP_THREADS', Type.Integer({ default: 0, minimum: 0, maximum: 256, description: 'onnxruntime threads per worker; 0 = from the core count' })),
   max_batch: env('APP_MAX_BATCH', Type.Integer({ default: -1, minimum: -1, maximum: 256, description: 'largest batch formed across cameras; -1 = provider default (CPU 8, CUDA 32)' })),
-  max_wait_ms: env('APP_MAX_WAIT_MS', Type.Number({ default: 10, minimum: 0, maximum: 10_000, description: 'longest a ready frame waits for a batch to fill (max queue delay)' })),
+  max_wait_ms: env('APP_MAX_WAIT_MS', Type.Number({ default: -1, minimum: -1, maximum: 10_000, description: 'longest a ready frame waits for a batch to fill (max queue delay); -1 = provider default (CPU 0, CUDA 10)' })),
   max_in_flight_batches: Type.Integer({ default: 0, minimum: 0, maximum: 64, description: 'batches submitted and not yet answered (frames beyond wait in the ring); 0 = one per worker, at least 2' }),
   max_frame_age_ms: env('APP_MAX_FRAME_AGE_MS', Type.Number({ default: 1000, minimum: 0, description: 'older frames are dropped as `stale`, never inferred (0 = no limit)' })),
   inference_stall_ms: Type.Number({ default: 10_000, minimum: 100, description: 'a batch unanswered this long is reported as a stalled inference stage' }),

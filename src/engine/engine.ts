@@ -25,7 +25,7 @@ import { summarize, type CameraOutputStats } from './camera-stats.js';
 import { Dispatcher, type ClaimTap, type PublishedFrame } from './dispatcher.js';
 import { InferencePool } from './pool.js';
 import { nowMs, type TaskTiming, type WorkerTestHooks } from './protocol.js';
-import { defaultMaxBatch, parseDeviceIds, resolveProvider, type ResolvedProvider } from './provider.js';
+import { defaultMaxBatch, defaultMaxWaitMs, parseDeviceIds, resolveProvider, type ResolvedProvider } from './provider.js';
 import type { PredictResponse, StreamEvent } from '../contracts/events.js';
 
 /**
@@ -143,7 +143,7 @@ export class InferenceEngine {
     checkEngineConfig(cfg, 'InferenceEngine.create');
     const resolved = await resolveProvider(cfg, model.modelPath);
     // Checked before any thread starts.
-    const policy = opts.batching ?? new DynamicBatching({ maxBatch: defaultMaxBatch(resolved.provider, cfg), maxWaitMs: cfg.max_wait_ms });
+    const policy = opts.batching ?? new DynamicBatching({ maxBatch: defaultMaxBatch(resolved.provider, cfg), maxWaitMs: defaultMaxWaitMs(resolved.provider, cfg) });
     const deviceIds = resolved.provider === 'cuda' ? parseDeviceIds(cfg.device_ids) : [];
     // On CUDA pool_size is per GPU.
     const choice = { ...resolved, poolSize: resolved.poolSize * Math.max(1, deviceIds.length) };

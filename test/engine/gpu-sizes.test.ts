@@ -1,11 +1,14 @@
 import { describe, expect, it } from 'vitest';
-import { defaultMaxBatch, parseDeviceIds } from '../../src/engine/provider.js';
+import { defaultMaxBatch, defaultMaxWaitMs, parseDeviceIds } from '../../src/engine/provider.js';
 import { sessionOptions } from '../../src/engine/session-options.js';
 
 describe('GPU sizes', () => {
-  it('max_batch -1 takes the provider default; a configured one is kept', () => {
+  it('max_batch and max_wait_ms -1 take the provider default; configured ones are kept', () => {
     expect(defaultMaxBatch('cpu', { max_batch: -1 })).toBe(8);
     expect(defaultMaxBatch('cuda', { max_batch: -1 })).toBe(32);
+    expect(defaultMaxWaitMs('cpu', { max_wait_ms: -1 })).toBe(0);
+    expect(defaultMaxWaitMs('cuda', { max_wait_ms: -1 })).toBe(10);
+    expect(defaultMaxWaitMs('cpu', { max_wait_ms: 4 })).toBe(4);
     expect(defaultMaxBatch('cuda', { max_batch: 64 })).toBe(64);
     expect(defaultMaxBatch('cpu', { max_batch: 4 })).toBe(4);
   });
