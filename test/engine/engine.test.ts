@@ -98,6 +98,24 @@ describe('InferenceEngine with mobilenet_v2_int8', () => {
     expect(quietResults.every((r) => r.predictions[0]!.label === 'racket')).toBe(true);
   });
 
+  it('keeps each batch its own pixels when a worker holds two tasks at once (one worker, two batches in flight)', async () => {
+    const model = await loadModel('mobilenet_v2_int8');
+    const arena = arenaFor(model, 2);
+    // One worker and the default in-flight count (2): the worker always has the next batch waiting beside the running one.
+    engine = await InferenceEngine.create({ model, engine: engineConfig({ pool_size: 1, max_batch: 1, max_wait_ms: 0 }), postprocess, arena, maxImagePixels: 40_000_000 });
+    const pictures = await Promise.all([cocoPicture('000000000776.jpg', model.spec.input), cocoPicture('000000000885.jpg', model.spec.input)]);
+    engine.attachCamera('teddy', 0);
+    engine.attachCamera('racket', 1);
+    const run = collect(engine, (all) => all.length >= 120);
+    engine.onResult((e) => writeFrame(arena, e.camera === 'teddy' ? 0 : 1, pictures[e.camera === 'teddy' ? 0 : 1]!));
+    writeFrame(arena, 0, pictures[0]!);
+    writeFrame(arena, 1, pictures[1]!);
+    const results = await run.finished;
+    expect(engine.metrics().batches_in_flight).toBeLessThanOrEqual(2);
+    const wrong = results.filter((r) => r.predictions[0]!.label !== r.camera);
+    expect(wrong.map((r) => `${r.camera} frame ${r.frame}: ${r.predictions[0]!.label}`)).toEqual([]);
+  });
+
   it('drops frames older than max_frame_age_ms as stale and infers fresh ones', async () => {
     const model = await loadModel('mobilenet_v2_int8');
     const arena = arenaFor(model, 1);
