@@ -22,6 +22,7 @@ import { spawnSync } from 'node:child_process';
 import os from 'node:os';
 import { defaultConfig, type CameraConfig, type DecodeMode, type StreamStrategy } from '../src/config/schema.js';
 import { DROP_REASONS } from '../src/contracts/drops.js';
+import { geometryFilter } from '../src/ingest/ffmpeg-args.js';
 import type { StreamEvent } from '../src/contracts/events.js';
 import { cocoPicture, loadModel } from '../test/engine/helpers.js';
 import { fileCamera, PROJECT_ROOT, testConfig, waitUntilStreaming, withModelFiles } from '../test/helpers/service.js';
@@ -50,6 +51,10 @@ const opts = flags({
   keyframe_cameras: 8,
   /** Overrides streams.decoder_nice (-1 = the configured default). */
   decoder_nice: -1,
+  /** Overrides streams.rate_control.target_utilization (-1 = the configured default). */
+  target_utilization: -1,
+  /** Overrides engine.max_wait_ms (-1 = the configured default). */
+  max_wait_ms: -1,
   /** Only these points, e.g. `drop_latest:96:5,adaptive:64:5` (strategy:cameras:fps); skips the sections. */
   points: '',
 });
@@ -101,7 +106,14 @@ interface Point {
 
 async function run(strategy: StreamStrategy, n: number, fps: number, source = clip, decode: DecodeMode = 'auto'): Promise<Point> {
   const cameras: CameraConfig[] = Array.from({ length: n }, (_, i) => fileCamera(`cam${i}`, source, { fps, realtime: true, decode }));
-  const config = await withModelFiles(testConfig({ model: { name: opts.model }, engine: { max_batch: batch }, cameras, streams: { strategy, max_cameras: Math.max(16, n), decoder_nice: opts.decoder_nice >= 0 ? opts.decoder_nice : defaultConfig().streams.decoder_nice } }));
+  const defaults = defaultConfig().streams;
+  const streams = {
+    strategy,
+    max_cameras: Math.max(16, n),
+    decoder_nice: opts.decoder_nice >= 0 ? opts.decoder_nice : defaults.decoder_nice,
+    rate_control: { ...defaults.rate_control, ...(opts.target_utilization > 0 ? { target_utilization: opts.target_utilization } : {}) },
+  };
+  const config = await withModelFiles(testConfig({ model: { name: opts.model }, engine: { max_batch: batch, ...(opts.max_wait_ms >= 0 ? { max_wait_ms: opts.max_wait_ms } : {}) }, cameras, streams }));
   const service = await startService(config, { projectRoot: PROJECT_ROOT });
   const totals = () => {
     const t = { in: 0, out: 0, drops: Object.fromEntries(DROP_REASONS.map((r) => [r, 0])) as Record<string, number>, changes: 0 };
@@ -183,7 +195,8 @@ let ceiling: { decodeMs: number; scaleMs: number; inferMs: number; framesPerS: n
 if (sections.has('ceiling')) {
   const frames = 500; // 20 s at 25 fps
   const decode = ffmpegCpuPerFrame(['-i', clip, '-f', 'null', '-'], frames);
-  const decodeScale = ffmpegCpuPerFrame(['-i', clip, '-vf', `scale=${spec.input.width}:${spec.input.height}:flags=bilinear,format=rgb24`, '-f', 'rawvideo', '-y', '/dev/null'], frames);
+  // The service's own geometry filter (for a centre-crop model: crop, then scale).
+  const decodeScale = ffmpegCpuPerFrame(['-i', clip, '-vf', geometryFilter(spec.input), '-f', 'rawvideo', '-y', '/dev/null'], frames);
   const pictures = await Promise.all(['000000000139.jpg', '000000000776.jpg', '000000000802.jpg', '000000000885.jpg'].map((f) => cocoPicture(f, spec.input)));
   const bare = await bareRate(model, pictures, { seconds: opts.seconds, warmupSeconds: opts.warmup_seconds, batch, threads: cores });
   const infer = cores / bare; // CPU seconds per inferred frame with every core busy
