@@ -40,8 +40,8 @@ export interface DispatcherOptions {
   /** False for models whose batch axis is fixed at 1. */
   dynamicBatch: boolean;
   onFrame(frame: PublishedFrame): void;
-  /** Once per finished (or failed) task, for engine-wide metrics. */
-  onTask?(size: number, timing: TaskTiming | null, error: unknown): void;
+  /** Once per finished (or failed) task, for engine-wide metrics; heldMs = from submission to the answer. */
+  onTask?(size: number, timing: TaskTiming | null, error: unknown, heldMs: number): void;
   /** Wall clock in ms, the one the ring writers stamp frames with (tests may replace it). */
   clock?: () => number;
 }
@@ -73,6 +73,7 @@ class Batch {
   readonly refs: FrameRef[];
   readonly capturedAt: Float64Array;
   size = 0;
+  submittedAt = 0;
   /** Tasks of this batch not yet settled (several for fixed-batch models). */
   pending = 0;
   /** tasksBySize[n]: one task with the first n refs (dynamic batch). */
@@ -315,6 +316,7 @@ export class Dispatcher {
     this.framesSubmitted += batch.size;
     for (let i = 0; i < batch.size; i++) batch.lanes[i]!.inFlight++;
     const submittedAt = nowMs();
+    batch.submittedAt = submittedAt;
     if (this.opts.dynamicBatch) {
       batch.pending = 1;
       this.runTask(batch, 0, batch.size, submittedAt);
@@ -361,7 +363,7 @@ export class Dispatcher {
       }
     }
     if (error !== null) this.errors++;
-    this.opts.onTask?.(count, result?.timing ?? null, error);
+    this.opts.onTask?.(count, result?.timing ?? null, error, nowMs() - batch.submittedAt);
     batch.pending--;
     if (batch.pending > 0) return;
     batch.clear();

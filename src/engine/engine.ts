@@ -192,7 +192,7 @@ export class InferenceEngine {
         limits: { ...cfg, max_in_flight_batches: inFlightBatches(cfg.max_in_flight_batches, choice.poolSize, log) },
         dynamicBatch: input.dynamic_batch,
         onFrame: (frame) => self?.publish(frame),
-        onTask: (_size, timing, error) => self?.taskFinished(timing, error),
+        onTask: (_size, timing, error, heldMs) => self?.taskFinished(timing, error, heldMs),
       });
     } catch (err) {
       await pool.destroy();
@@ -219,13 +219,14 @@ export class InferenceEngine {
       // Transfer needs a buffer of its own; sharp's output may share a larger one.
       const own = rgb.byteOffset === 0 && rgb.byteLength === rgb.buffer.byteLength && rgb.buffer instanceof ArrayBuffer ? new Uint8Array(rgb.buffer) : new Uint8Array(rgb);
       let result;
+      const submittedAt = nowMs();
       try {
-        result = await this.pool.runImage({ kind: 'image', rgb: own, transform, submittedAt: nowMs() });
+        result = await this.pool.runImage({ kind: 'image', rgb: own, transform, submittedAt });
       } catch (err) {
         this.imageErrors++;
         throw err;
       }
-      this.taskFinished(result.timing, null);
+      this.taskFinished(result.timing, null, nowMs() - submittedAt);
       return {
         model: this.modelName,
         latency_ms: performance.now() - started,
@@ -351,14 +352,20 @@ export class InferenceEngine {
     }
   }
 
-  /** Worker time spent on tasks since start (pre-processing, model, decoding), ms: busy share = Δ / (Δt × poolSize). */
+  /**
+   * Time tasks were held by the pool since start, from submission to answer,
+   * ms: busy share = Δ / (Δt × poolSize). It counts the hand-over between
+   * tasks too (a worker waits for the next one a round trip through the main
+   * thread, ~2 ms), so a saturated pool reads as fully busy and the adaptive
+   * strategy's capacity estimate (inferred / busy share) is not inflated by it.
+   */
   get busyMs(): number {
     return this.busyTotalMs;
   }
 
-  private taskFinished(timing: TaskTiming | null, error: unknown): void {
+  private taskFinished(timing: TaskTiming | null, error: unknown, heldMs: number): void {
+    this.busyTotalMs += heldMs;
     if (timing) {
-      this.busyTotalMs += timing.preMs + timing.inferMs + timing.postMs;
       this.inferMs.record(timing.inferMs);
       this.queueMs.record(timing.queueMs);
       this.preMs.record(timing.preMs);

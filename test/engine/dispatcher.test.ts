@@ -42,7 +42,7 @@ function write(arena: FrameArena, ring: number, capturedAt = Date.now()): number
   return r.commitWrite(slot, capturedAt);
 }
 
-function setup(opts: { maxBatch?: number; inFlight?: number; dynamic?: boolean; maxAge?: number; clock?: () => number } = {}) {
+function setup(opts: { maxBatch?: number; inFlight?: number; dynamic?: boolean; maxAge?: number; clock?: () => number; onTask?: (size: number, heldMs: number) => void } = {}) {
   const arena = FrameArena.create(geometry, 3, 4);
   const runner = new HandRunner();
   const published: PublishedFrame[] = [];
@@ -53,6 +53,7 @@ function setup(opts: { maxBatch?: number; inFlight?: number; dynamic?: boolean; 
     limits: { max_in_flight_batches: opts.inFlight ?? 1, max_frame_age_ms: opts.maxAge ?? 60_000, inference_stall_ms: 5000 },
     dynamicBatch: opts.dynamic ?? true,
     onFrame: (f) => published.push(f),
+    onTask: (size, _timing, _error, heldMs) => opts.onTask?.(size, heldMs),
     clock: opts.clock,
   });
   return { arena, runner, published, dispatcher };
@@ -78,6 +79,23 @@ describe('Dispatcher', () => {
       ['c', 'ring2'],
     ]);
     expect(dispatcher.stats('b')!.snapshot().frames_out).toBe(1);
+  });
+
+  it('reports how long each task was held, from submission to answer (the busy time the adaptive strategy divides by)', async () => {
+    const held: [number, number][] = [];
+    const { arena, runner, dispatcher } = setup({ onTask: (size, heldMs) => held.push([size, heldMs]) });
+    dispatcher.attach('a', 0);
+    dispatcher.attach('b', 1);
+    write(arena, 0);
+    write(arena, 1);
+    dispatcher.start();
+    await runner.until(1);
+    await new Promise((r) => setTimeout(r, 60));
+    runner.answer(0, arena);
+    await dispatcher.stop();
+    expect(held).toHaveLength(1);
+    expect(held[0]![0]).toBe(2);
+    expect(held[0]![1]).toBeGreaterThanOrEqual(59);
   });
 
   it('claims nothing while the pool is saturated: frames stay in the ring where the newest wins', async () => {
