@@ -47,7 +47,7 @@ const opts = flags({
   slo_start: 16,
   slo_step: 8,
   slo_p95_ms: 150,
-  max_cameras: 96,
+  max_cameras: 128,
   keyframe_cameras: 8,
   /** Overrides streams.decoder_nice (-1 = the configured default). */
   decoder_nice: -1,

@@ -185,9 +185,9 @@ const StreamsSchema = section({
     minimum: 0,
     description: 'API-added cameras give up after this many failures in a row, free their slot and stay listed as `error` until deleted (0 = never); configured cameras always retry',
   }),
-  // drop_latest stays the default until adaptive beats it past 1× overload (bench:pipeline, README "Cameras per core").
+  // adaptive matches or beats drop_latest at every bench:pipeline point and halves p95 where the engine is the limit (README "Cameras per core").
   strategy: oneOf(STREAM_STRATEGIES, {
-    default: 'drop_latest',
+    default: 'adaptive',
     description: 'adaptive: sampling rates follow what the engine infers (fair share by camera weight); drop_latest: every camera at its own rate, the engine drops what it cannot take',
   }),
   rate_control: RateControlSchema,

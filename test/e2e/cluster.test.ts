@@ -18,7 +18,7 @@ import { cameraFile, camerasRunBy, ffmpegPerCamera, getJson, makeClip, startInst
 const LEASE_TTL_MS = 3000;
 const CAPACITY = 5;
 const YAML_CAMERAS = Array.from({ length: 9 }, (_, i) => `cam${i + 1}`);
-// Cameras use `decode: all`: no keyframe-probe ffmpeg, so one ffmpeg per camera is exactly one run of it.
+// Cameras use `decode: all` and the drop_latest strategy: no keyframe-probe ffmpeg and no restart for a new rate, so one ffmpeg per camera is exactly one run of it.
 
 interface CameraRow {
   id: string;
@@ -87,7 +87,7 @@ describe('cluster mode (redis-server, several service processes)', () => {
       join(dir, 'config.yaml'),
       [
         'engine: { pool_size: 1, intra_op_threads: 1 }',
-        'streams: { max_cameras: 8 }',
+        'streams: { max_cameras: 8, strategy: drop_latest }',
         // Cameras added through the API may read files only from here.
         `sources: { file_dirs: [${JSON.stringify(dir)}] }`,
         `cluster: { lease_ttl_ms: ${LEASE_TTL_MS}, heartbeat_ms: 500, capacity: ${CAPACITY}, max_moves_per_interval: 2 }`,
