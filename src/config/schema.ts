@@ -185,9 +185,9 @@ const StreamsSchema = section({
     minimum: 0,
     description: 'API-added cameras give up after this many failures in a row, free their slot and stay listed as `error` until deleted (0 = never); configured cameras always retry',
   }),
-  // adaptive matches or beats drop_latest at every bench:pipeline point and halves p95 where the engine is the limit (README "Cameras per core").
+  // drop_latest stays the default: adaptive collapsed at 88 and 128 cameras in a bench:pipeline run (README "Cameras per core").
   strategy: oneOf(STREAM_STRATEGIES, {
-    default: 'adaptive',
+    default: 'drop_latest',
     description: 'adaptive: sampling rates follow what the engine infers (fair share by camera weight); drop_latest: every camera at its own rate, the engine drops what it cannot take',
   }),
   rate_control: RateControlSchema,
