@@ -7,6 +7,14 @@
  * Hysteresis: rates change only after overload (or spare capacity) has lasted
  * `sustain_s`, and at most once per `min_change_interval_s`, so a camera's
  * ffmpeg is not restarted in a storm.
+ *
+ * A cut must pay for itself: when the engine infers clearly less after a cut
+ * than it did before, or than the rates it handed out, while the drops go on, the drops were not the engine's (decoders
+ * behind on a decode-bound machine, frames gone stale) and a lower rate only
+ * removed frames. The cut is then undone and no other is made for
+ * CUT_HOLD_INTERVALS change intervals; without this, each cut lowered the
+ * measured capacity and the next cut followed it down (128 cameras × 5 fps
+ * on 2 cores: 0.3 fps each and 0.5 inferred/s).
  */
 import { defaultConfig, type RateControlConfig } from '../config/schema.js';
 import type { RateReason } from '../contracts/camera.js';
@@ -79,6 +87,11 @@ function capacityOf(o: RateObservation): number {
 /** Below this busy share a tick says too little about capacity to scale it up. */
 const MIN_BUSY_TO_SCALE = 0.2;
 
+/** A cut that loses more than this share of inferred/s is undone. */
+const CUT_LOSS_TOLERANCE = 0.1;
+/** After an undone cut, no cut for this many min_change_interval_s. */
+const CUT_HOLD_INTERVALS = 6;
+
 /** Two decimals are plenty for an fps filter and keep tiny changes from restarting ffmpeg. */
 const roundFps = (fps: number): number => Math.max(0.01, Math.round(fps * 100) / 100);
 
@@ -89,8 +102,13 @@ export class RateController {
   private readonly window: (RateObservation & { at: number })[] = [];
   private since: number | null = null;
   private lastChangeAt = Number.NEGATIVE_INFINITY;
+  /** The last cut: the inferred/s it should keep (what the engine did before, at most what the cut handed out) and each changed camera's rate before it. */
+  private lastCut: { keep: number; before: Map<string, RateDecision | undefined> } | null = null;
+  private noCutUntil = Number.NEGATIVE_INFINITY;
   /** Rate changes decided so far, per camera change. */
   changes = 0;
+  /** Cuts undone because inferred/s fell after them. */
+  undoneCuts = 0;
 
   constructor(settings: Partial<RateControlSettings> = {}) {
     this.settings = { ...DEFAULT_RATE_CONTROL, ...settings };
@@ -134,9 +152,13 @@ export class RateController {
     const over = this.window.filter((o) => o.offeredPerS > 0 && o.droppedPerS / o.offeredPerS > s.overload_drop_share);
     const overTicks = over.length;
 
+    const overloaded = offered > 0 && dropShare > s.overload_drop_share && overTicks * 2 >= n;
+    if (overloaded && this.lastCut !== null && inferred < this.lastCut.keep * (1 - CUT_LOSS_TOLERANCE)) return this.undoLastCut(nowS, cameras);
+    if (overloaded && nowS < this.noCutUntil) return [];
+
     let budget: number;
     let reason: RateReason;
-    if (offered > 0 && dropShare > s.overload_drop_share && overTicks * 2 >= n) {
+    if (overloaded) {
       // What the engine does while saturated is its capacity: per second of busy workers, when known, so that
       // seconds in which it idled (cameras restarting after a change, a slow start) do not read as lost capacity.
       budget = (over.reduce((sum, o) => sum + capacityOf(o), 0) / overTicks) * s.target_utilization;
@@ -153,23 +175,48 @@ export class RateController {
     const active = cameras.filter((c) => c.active !== false);
     const shares = fairShares(active, budget, s.min_fps);
     const changed: RateDecision[] = [];
+    const before = new Map<string, RateDecision | undefined>();
     for (const camera of active) {
       const share = roundFps(Math.min(camera.configuredFps, shares.get(camera.id) ?? camera.configuredFps));
-      const before = this.rateOf(camera);
+      const current = this.rateOf(camera);
       const next: RateDecision = { id: camera.id, fps: share, reason: share >= camera.configuredFps ? 'configured' : reason };
-      if (next.fps === before.fps) continue;
+      if (next.fps === current.fps) continue;
       // Never raise while overloaded, never lower while recovering.
-      if (reason === 'overload' ? next.fps > before.fps : next.fps < before.fps) continue;
+      if (reason === 'overload' ? next.fps > current.fps : next.fps < current.fps) continue;
+      before.set(camera.id, this.effective.get(camera.id));
       this.effective.set(camera.id, next);
       changed.push(next);
     }
     if (changed.length > 0) {
-      this.lastChangeAt = nowS;
-      this.changes += changed.length;
-      // Judge the new rates on what they do, not on what came before.
-      this.since = nowS;
-      this.window.length = 0;
+      this.lastCut = reason === 'overload' ? { keep: Math.min(inferred, budget), before } : null;
+      this.applied(nowS, changed.length);
     }
     return changed;
+  }
+
+  /** Puts the cameras of the last cut back at their rates before it, and holds off cutting. */
+  private undoLastCut(nowS: number, cameras: readonly RateCamera[]): RateDecision[] {
+    const cut = this.lastCut as NonNullable<typeof this.lastCut>;
+    this.lastCut = null;
+    this.undoneCuts++;
+    this.noCutUntil = nowS + CUT_HOLD_INTERVALS * this.settings.min_change_interval_s;
+    const changed: RateDecision[] = [];
+    for (const camera of cameras) {
+      if (!cut.before.has(camera.id)) continue;
+      const previous = cut.before.get(camera.id);
+      if (previous === undefined) this.effective.delete(camera.id);
+      else this.effective.set(camera.id, previous);
+      changed.push(this.rateOf(camera));
+    }
+    if (changed.length > 0) this.applied(nowS, changed.length);
+    return changed;
+  }
+
+  private applied(nowS: number, count: number): void {
+    this.lastChangeAt = nowS;
+    this.changes += count;
+    // Judge the new rates on what they do, not on what came before.
+    this.since = nowS;
+    this.window.length = 0;
   }
 }

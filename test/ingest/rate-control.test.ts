@@ -52,19 +52,33 @@ describe('RateController hysteresis (driven clock)', () => {
     const first = drive(rc, cameras, 0, 3, overload(40, 80));
     expect(first.map((d) => d.t)).toEqual([3, 3, 3, 3]);
     expect(rc.rateOf(cameras[0] as RateCamera).fps).toBe(9);
-    // Still overloaded at the new rate (say the engine got slower): no change before t=13.
-    expect(drive(rc, cameras, 4, 12, overload(20, 36))).toEqual([]);
-    const second = drive(rc, cameras, 13, 13, overload(20, 36));
-    expect(second.map((d) => d.fps)).toEqual([4.5, 4.5, 4.5, 4.5]);
+    // Still overloaded at the new rate (the engine keeps what the cut handed out, but still drops): no change before t=13.
+    expect(drive(rc, cameras, 4, 12, overload(34, 36))).toEqual([]);
+    const second = drive(rc, cameras, 13, 13, overload(34, 36));
+    expect(second.map((d) => d.fps)).toEqual([7.65, 7.65, 7.65, 7.65]);
     // Capacity returns: calm for sustain_s, and after the interval, rates rise step by step.
-    const up = drive(rc, cameras, 14, 120, calm(18));
+    const up = drive(rc, cameras, 14, 120, calm(30));
     expect(up[0]?.t).toBe(23);
-    expect(up[0]).toMatchObject({ fps: 5.63, reason: 'recovering' });
+    expect(up[0]).toMatchObject({ fps: 9.56, reason: 'recovering' });
     const times = [...new Set(up.map((d) => d.t))];
     for (let i = 1; i < times.length; i++) expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(10);
     // Raised until the configured rate is reached again, then left alone.
     expect(rc.rateOf(cameras[0] as RateCamera)).toEqual({ id: 'c0', fps: 20, reason: 'configured' });
     expect(drive(rc, cameras, 121, 200, calm(80))).toEqual([]);
+  });
+
+  it('undoes a cut after which the engine infers less while the drops go on, and holds off cutting for a while', () => {
+    const rc = new RateController({ sustain_s: 3, min_change_interval_s: 10 });
+    const cameras = cams(4, 20);
+    expect(drive(rc, cameras, 0, 3, overload(40, 80)).map((d) => d.fps)).toEqual([9, 9, 9, 9]);
+    // Decode-bound: the lower rates only removed frames; the drops (stale, superseded) go on and inferred/s falls.
+    expect(drive(rc, cameras, 4, 12, overload(15, 30))).toEqual([]);
+    const undo = drive(rc, cameras, 13, 13, overload(15, 30));
+    expect(undo).toEqual([0, 1, 2, 3].map((i) => ({ t: 13, id: `c${i}`, fps: 20, reason: 'configured' })));
+    expect(rc.undoneCuts).toBe(1);
+    // Overloaded again at the old rates: no cut for six change intervals (60 s), then the controller may try again.
+    expect(drive(rc, cameras, 14, 72, overload(40, 80))).toEqual([]);
+    expect(drive(rc, cameras, 73, 73, overload(40, 80)).map((d) => d.fps)).toEqual([9, 9, 9, 9]);
   });
 
   it('gives heavier cameras more under overload', () => {
