@@ -185,9 +185,9 @@ const StreamsSchema = section({
     minimum: 0,
     description: 'API-added cameras give up after this many failures in a row, free their slot and stay listed as `error` until deleted (0 = never); configured cameras always retry',
   }),
-  // drop_latest stays the default: adaptive collapsed at 88 and 128 cameras in a bench:pipeline run (README "Cameras per core").
+  // adaptive meets every bench:pipeline target since a cut must pay for itself (README "Cameras per core").
   strategy: oneOf(STREAM_STRATEGIES, {
-    default: 'drop_latest',
+    default: 'adaptive',
     description: 'adaptive: sampling rates follow what the engine infers (fair share by camera weight); drop_latest: every camera at its own rate, the engine drops what it cannot take',
   }),
   rate_control: RateControlSchema,
