@@ -9,12 +9,13 @@
  * ffmpeg is not restarted in a storm.
  *
  * A cut must pay for itself: when the engine infers clearly less after a cut
- * than it did before, or than the rates it handed out, while the drops go on, the drops were not the engine's (decoders
- * behind on a decode-bound machine, frames gone stale) and a lower rate only
- * removed frames. The cut is then undone and no other is made for
- * CUT_HOLD_INTERVALS change intervals; without this, each cut lowered the
- * measured capacity and the next cut followed it down (128 cameras × 5 fps
- * on 2 cores: 0.3 fps each and 0.5 inferred/s).
+ * than it did before, or than the rates it handed out, while the drops go
+ * on, the drops were not the engine's (decoders behind on a decode-bound
+ * machine, frames gone stale) and a lower rate only removed frames. The cut
+ * is then undone and no other is made for CUT_HOLD_INTERVALS change
+ * intervals; without this, each cut lowered the measured capacity and the
+ * next cut followed it down (128 cameras × 5 fps on 2 cores: 0.3 fps each
+ * and under 1 inferred/s).
  */
 import { defaultConfig, type RateControlConfig } from '../config/schema.js';
 import type { RateReason } from '../contracts/camera.js';
