@@ -96,6 +96,12 @@ const CUT_HOLD_INTERVALS = 6;
 /** Two decimals are plenty for an fps filter and keep tiny changes from restarting ffmpeg. */
 const roundFps = (fps: number): number => Math.max(0.01, Math.round(fps * 100) / 100);
 
+/** A cut: the inferred/s it should keep (what the engine did before, at most what the cut handed out) and each changed camera's decision before it. */
+interface Cut {
+  keep: number;
+  before: Map<string, RateDecision | undefined>;
+}
+
 export class RateController {
   private readonly settings: RateControlSettings;
   private readonly effective = new Map<string, RateDecision>();
@@ -103,8 +109,8 @@ export class RateController {
   private readonly window: (RateObservation & { at: number })[] = [];
   private since: number | null = null;
   private lastChangeAt = Number.NEGATIVE_INFINITY;
-  /** The last cut: the inferred/s it should keep (what the engine did before, at most what the cut handed out) and each changed camera's rate before it. */
-  private lastCut: { keep: number; before: Map<string, RateDecision | undefined> } | null = null;
+  /** The last cut, until it is judged (or rates are raised). */
+  private lastCut: Cut | null = null;
   private noCutUntil = Number.NEGATIVE_INFINITY;
   /** Rate changes decided so far, per camera change. */
   changes = 0;
@@ -154,7 +160,8 @@ export class RateController {
     const overTicks = over.length;
 
     const overloaded = offered > 0 && dropShare > s.overload_drop_share && overTicks * 2 >= n;
-    if (overloaded && this.lastCut !== null && inferred < this.lastCut.keep * (1 - CUT_LOSS_TOLERANCE)) return this.undoLastCut(nowS, cameras);
+    const cut = this.lastCut;
+    if (overloaded && cut !== null && inferred < cut.keep * (1 - CUT_LOSS_TOLERANCE)) return this.undo(cut, nowS, cameras);
     if (overloaded && nowS < this.noCutUntil) return [];
 
     let budget: number;
@@ -195,9 +202,8 @@ export class RateController {
     return changed;
   }
 
-  /** Puts the cameras of the last cut back at their rates before it, and holds off cutting. */
-  private undoLastCut(nowS: number, cameras: readonly RateCamera[]): RateDecision[] {
-    const cut = this.lastCut as NonNullable<typeof this.lastCut>;
+  /** Puts the cameras of a cut back at their rates before it, and holds off cutting. */
+  private undo(cut: Cut, nowS: number, cameras: readonly RateCamera[]): RateDecision[] {
     this.lastCut = null;
     this.undoneCuts++;
     this.noCutUntil = nowS + CUT_HOLD_INTERVALS * this.settings.min_change_interval_s;
